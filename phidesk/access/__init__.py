@@ -1,0 +1,1 @@
+"""Access: one decide() for every action. See docs/architecture.md."""

@@ -1,0 +1,156 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from phidesk.core.fields import PHIField
+from phidesk.core.models import TenantOwned, TimeStamped
+
+
+class Status(models.TextChoices):
+    NEW = "new", "New"
+    TRIAGED = "triaged", "Triaged"
+    ASSIGNED = "assigned", "Assigned"
+    IN_PROGRESS = "in_progress", "In progress"
+    PENDING = "pending", "Pending"
+    RESOLVED = "resolved", "Resolved"
+    CLOSED = "closed", "Closed"
+
+
+class Priority(models.TextChoices):
+    P1 = "P1", "P1 - Critical"
+    P2 = "P2", "P2 - High"
+    P3 = "P3", "P3 - Normal"
+    P4 = "P4", "P4 - Low"
+
+
+class Category(models.TextChoices):
+    EHR_ACCESS = "ehr_access", "EHR access"
+    EHR_ISSUE = "ehr_issue", "EHR problem"
+    HARDWARE = "hardware", "Hardware and devices"
+    PRINTING = "printing", "Printing and labels"
+    NETWORK = "network", "Network and Wi-Fi"
+    ACCOUNT = "account", "Account and password"
+    SOFTWARE = "software", "Other software"
+    OTHER = "other", "Something else"
+
+
+class Queue(TenantOwned, TimeStamped):
+    organization = models.ForeignKey("tenancy.Organization", on_delete=models.PROTECT)
+    slug = models.SlugField(max_length=50)
+    name = models.CharField(max_length=120)
+    description = models.CharField(max_length=500, blank=True, default="")
+    restricted_phi = models.BooleanField(
+        default=False, help_text="Only members see this queue and its tickets."
+    )
+    accepts_requests = models.BooleanField(
+        default=True, help_text="Requesters may file tickets into this queue."
+    )
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "slug"], name="uniq_queue_slug")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TicketCounter(models.Model):
+    """The last ticket number handed out in one organization (row-locked on use)."""
+
+    organization = models.OneToOneField(
+        "tenancy.Organization", on_delete=models.PROTECT, primary_key=True
+    )
+    last_number = models.PositiveIntegerField(default=0)
+
+
+class Ticket(TenantOwned):
+    organization = models.ForeignKey("tenancy.Organization", on_delete=models.PROTECT)
+    number = models.PositiveIntegerField()
+    queue = models.ForeignKey(Queue, on_delete=models.PROTECT, related_name="tickets")
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True, default="")
+    category = models.CharField(max_length=32, choices=Category.choices, default=Category.OTHER)
+    priority = models.CharField(max_length=2, choices=Priority.choices, default=Priority.P3)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW)
+    requester = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="requested_tickets"
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="assigned_tickets",
+    )
+    due_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    # Structured patient reference: optional, masked unless revealed on the record.
+    patient_mrn = PHIField(kind="mrn")
+    patient_name = PHIField(kind="name")
+    patient_dob = PHIField(kind="dob")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "number"], name="uniq_ticket_number")
+        ]
+        indexes = [
+            models.Index(fields=["organization", "status", "-id"]),
+            models.Index(fields=["organization", "queue", "-id"]),
+            models.Index(fields=["organization", "requester", "-id"]),
+            models.Index(fields=["organization", "assignee", "-id"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.number}"
+
+    @property
+    def queue_restricted(self) -> bool:
+        return self.queue.restricted_phi
+
+
+class EventKind(models.TextChoices):
+    CREATED = "created"
+    TRANSITIONED = "transitioned"
+    ASSIGNED = "assigned"
+    UPDATED = "updated"
+    REPLIED = "replied"
+    NOTED = "noted"
+    PHI_REVEALED = "phi_revealed"
+
+
+class TicketEvent(TenantOwned):
+    """The ticket's own history, shown on its page (the audit log is the legal record)."""
+
+    organization = models.ForeignKey("tenancy.Organization", on_delete=models.PROTECT)
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=16, choices=EventKind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    from_status = models.CharField(max_length=16, blank=True, default="")
+    to_status = models.CharField(max_length=16, blank=True, default="")
+    detail = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+
+class Message(TenantOwned):
+    organization = models.ForeignKey("tenancy.Organization", on_delete=models.PROTECT)
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="messages")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    body = models.TextField()
+    is_internal = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]

@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+
+from phidesk.access.policy import DESK_STAFF
+
+
+def desk(request: HttpRequest) -> dict[str, Any]:
+    actor = getattr(request, "actor", None)
+    return {
+        "actor": actor,
+        "is_desk_staff": bool(actor and actor.roles & DESK_STAFF),
+    }

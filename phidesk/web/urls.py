@@ -1,0 +1,20 @@
+from django.urls import path
+
+from phidesk.web import views
+
+app_name = "web"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("portal/", views.portal, name="portal"),
+    path("portal/new/", views.ticket_new, name="ticket_new"),
+    path("desk/", views.desk, name="desk"),
+    path("t/<str:key>/", views.ticket_detail, name="ticket_detail"),
+    path("t/<str:key>/reply", views.ticket_reply, name="ticket_reply"),
+    path("t/<str:key>/note", views.ticket_note, name="ticket_note"),
+    path("t/<str:key>/assign", views.ticket_assign, name="ticket_assign"),
+    path("t/<str:key>/transition", views.ticket_transition, name="ticket_transition"),
+    path("t/<str:key>/edit", views.ticket_edit, name="ticket_edit"),
+    path("t/<str:key>/reveal", views.ticket_reveal, name="ticket_reveal"),
+]
