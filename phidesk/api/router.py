@@ -6,7 +6,7 @@ from dataclasses import asdict
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
-from ninja import NinjaAPI, Query, Schema
+from ninja import NinjaAPI, Query, Schema, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import HttpBearer, SessionAuth
 
@@ -182,11 +182,11 @@ def ticket_list(request: HttpRequest, params: Query[TicketQuery]) -> dict[str, A
 
 @api.post("/tickets", response={201: TicketOut, **ERRORS}, tags=["tickets"])
 @governed_by("ticket.create")
-def ticket_create(request: HttpRequest, payload: TicketIn) -> tuple[int, dict[str, Any]]:
+def ticket_create(request: HttpRequest, payload: TicketIn) -> Status:
     detail = services.ticket_create(
         actor=_actor(request), data=services.NewTicket(**payload.dict())
     )
-    return 201, _ticket_out(detail)
+    return Status(201, _ticket_out(detail))
 
 
 @api.get("/tickets/{key}", response={200: TicketOut, **ERRORS}, tags=["tickets"])
@@ -236,11 +236,11 @@ def message_list(request: HttpRequest, key: str) -> list[dict[str, Any]]:
 
 @api.post("/tickets/{key}/messages", response={201: TicketOut, **ERRORS}, tags=["messages"])
 @governed_by("message.reply", "message.note")
-def message_create(request: HttpRequest, key: str, payload: MessageIn) -> tuple[int, dict[str, Any]]:
+def message_create(request: HttpRequest, key: str, payload: MessageIn) -> Status:
     detail = services.message_create(
         actor=_actor(request), key=key, body=payload.body, internal=payload.internal
     )
-    return 201, _ticket_out(detail)
+    return Status(201, _ticket_out(detail))
 
 
 @api.get("/queues", response={200: list[QueueOut], **ERRORS}, tags=["queues"])

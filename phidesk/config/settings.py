@@ -98,7 +98,7 @@ ASGI_APPLICATION = "phidesk.config.asgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        "DIRS": [PACKAGE_DIR / "web" / "templates"],  # ours override allauth's
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -187,7 +187,7 @@ CSRF_COOKIE_NAME = "__Host-phidesk_csrf" if SECURE_COOKIES else "phidesk_csrf"
 SECURE_SSL_REDIRECT = env_bool("PHIDESK_SSL_REDIRECT", IS_PRODUCTION)
 SECURE_HSTS_SECONDS = env_int("PHIDESK_HSTS_SECONDS", 0 if TESTING else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-SECURE_HSTS_PRELOAD = False
+SECURE_HSTS_PRELOAD = env_bool("PHIDESK_HSTS_PRELOAD", IS_PRODUCTION)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"

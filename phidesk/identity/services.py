@@ -121,7 +121,7 @@ def token_create(
 
 def token_authenticate(raw: str) -> tuple[User, ApiToken] | None:
     """Resolve a bearer secret to its active user and token, or None. Constant-time compare."""
-    parts = raw.split("_")
+    parts = raw.split("_", 2)
     if len(parts) != 3 or parts[0] != TOKEN_PREFIX:
         return None
     token = (

@@ -12,7 +12,8 @@ MAX_TITLE = 200
 MAX_DESCRIPTION = 20_000
 MAX_BODY = 20_000
 _MRN_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{2,19}$")
-_NAME_RE = re.compile(r"^[^\d<>{}\[\]\\/@#$%^*=+|~`]{1,120}$")
+# Letters in any script, with the spaces, apostrophes, hyphens and dots names carry.
+_NAME_RE = re.compile(r"^[^\W\d_](?:[^\W\d_]|[ '\u2019.,-]){0,119}$")
 
 
 def _text(value: object, field: str) -> str:
