@@ -153,8 +153,14 @@ RULES: tuple[Rule, ...] = (
     # Directory and tokens.
     Rule("user.list/admin", "user.list", frozenset({Role.ADMIN}), (), "admin", False),
     Rule("token.manage/admin", "token.manage", frozenset({Role.ADMIN}), (), "admin", False),
-    Rule("audit.view/privacy", "audit.view", frozenset({Role.PRIVACY_OFFICER, Role.AUDITOR}),
-         (), "audit:read", False),
+    Rule(
+        "audit.view/privacy",
+        "audit.view",
+        frozenset({Role.PRIVACY_OFFICER, Role.AUDITOR}),
+        (),
+        "audit:read",
+        False,
+    ),
 )
 
 TOKEN_SCOPES = ("tickets:read", "tickets:write", "phi:reveal", "audit:read", "admin")

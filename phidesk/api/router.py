@@ -27,10 +27,10 @@ from phidesk.api.schemas import (
 )
 from phidesk.core.actor import Actor
 from phidesk.core.errors import DomainError
+from phidesk.core.http import client_ip
 from phidesk.identity.services import actor_for_user, token_authenticate
 from phidesk.tickets import selectors, services
 from phidesk.tickets.views_model import TicketDetail
-from phidesk.core.http import client_ip
 
 
 class BearerTokenAuth(HttpBearer):
@@ -68,7 +68,9 @@ api = NinjaAPI(
 )
 
 
-def _error(request: HttpRequest, status: int, code: str, message: str, field: str | None = None) -> HttpResponse:
+def _error(
+    request: HttpRequest, status: int, code: str, message: str, field: str | None = None
+) -> HttpResponse:
     return api.create_response(
         request, {"error": code, "message": message, "field": field}, status=status
     )
@@ -109,7 +111,7 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 
 
 def _actor(request: HttpRequest) -> Actor:
-    return request.auth  # type: ignore[attr-defined,no-any-return]
+    return request.auth  # type: ignore[attr-defined]
 
 
 def _ticket_out(detail: TicketDetail) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """The `phidesk` command: Django's management commands under one operator-facing name.
 
-    phidesk migrate | serve | demo | tokens create ... | users list ...
+phidesk migrate | serve | demo | tokens create ... | users list ...
 """
 
 from __future__ import annotations

@@ -58,34 +58,109 @@ QUEUES = (
 
 # (queue, title, description, category, priority, mrn, name, dob, requester local part)
 TICKETS = (
-    ("it-general", "Label printer in 4 West is down",
-     "The Zebra label printer at the 4 West nurses' station shows a red light and prints "
-     "nothing. Specimen labels are going to 4 East for now.", "printing", "P2", "", "", ""),
-    ("ehr-phi", "Dr. Lee cannot open a patient's chart",
-     "Dr. Lee gets 'access denied' when opening the chart of a patient admitted overnight "
-     "to 5 North. Other charts open fine.", "ehr_access", "P1", "00123456", "Maria Jones",
-     "1948-03-14"),
-    ("it-general", "Wi-Fi drops in the ED waiting room",
-     "Guest Wi-Fi disconnects every few minutes near bays 1-4.", "network", "P3", "", "", ""),
-    ("ehr-phi", "Medication list shows duplicate entries",
-     "Two identical lisinopril orders appear on the MAR for one patient; pharmacy confirms "
-     "only one is active.", "ehr_issue", "P2", "00987654", "Robert Chen", "1962-11-02"),
-    ("it-general", "Password reset for new resident",
-     "New PGY-1 resident starting Monday cannot sign in to the workstation.", "account", "P3",
-     "", "", ""),
-    ("ehr-phi", "Lab result routed to wrong provider inbox",
-     "A potassium result landed in Dr. Patel's inbox instead of the ordering provider's.",
-     "ehr_issue", "P2", "00456789", "Aisha Rahman", "1990-07-21"),
-    ("it-general", "Badge reader at pharmacy door intermittent",
-     "The reader needs several taps before it unlocks.", "hardware", "P4", "", "", ""),
-    ("ehr-phi", "Allergy banner missing on chart",
-     "The allergy banner does not show for one patient even though allergies are recorded.",
-     "ehr_issue", "P1", "00345678", "George Miller", "1955-01-30"),
-    ("it-general", "Dictation software crashes on launch",
-     "Dragon crashes right after the splash screen on the radiology reading room PC.",
-     "software", "P3", "", "", ""),
-    ("it-general", "Monitor flickers at nurses' station 3B", "Second monitor flickers.",
-     "hardware", "P4", "", "", ""),
+    (
+        "it-general",
+        "Label printer in 4 West is down",
+        "The Zebra label printer at the 4 West nurses' station shows a red light and prints "
+        "nothing. Specimen labels are going to 4 East for now.",
+        "printing",
+        "P2",
+        "",
+        "",
+        "",
+    ),
+    (
+        "ehr-phi",
+        "Dr. Lee cannot open a patient's chart",
+        "Dr. Lee gets 'access denied' when opening the chart of a patient admitted overnight "
+        "to 5 North. Other charts open fine.",
+        "ehr_access",
+        "P1",
+        "00123456",
+        "Maria Jones",
+        "1948-03-14",
+    ),
+    (
+        "it-general",
+        "Wi-Fi drops in the ED waiting room",
+        "Guest Wi-Fi disconnects every few minutes near bays 1-4.",
+        "network",
+        "P3",
+        "",
+        "",
+        "",
+    ),
+    (
+        "ehr-phi",
+        "Medication list shows duplicate entries",
+        "Two identical lisinopril orders appear on the MAR for one patient; pharmacy confirms "
+        "only one is active.",
+        "ehr_issue",
+        "P2",
+        "00987654",
+        "Robert Chen",
+        "1962-11-02",
+    ),
+    (
+        "it-general",
+        "Password reset for new resident",
+        "New PGY-1 resident starting Monday cannot sign in to the workstation.",
+        "account",
+        "P3",
+        "",
+        "",
+        "",
+    ),
+    (
+        "ehr-phi",
+        "Lab result routed to wrong provider inbox",
+        "A potassium result landed in Dr. Patel's inbox instead of the ordering provider's.",
+        "ehr_issue",
+        "P2",
+        "00456789",
+        "Aisha Rahman",
+        "1990-07-21",
+    ),
+    (
+        "it-general",
+        "Badge reader at pharmacy door intermittent",
+        "The reader needs several taps before it unlocks.",
+        "hardware",
+        "P4",
+        "",
+        "",
+        "",
+    ),
+    (
+        "ehr-phi",
+        "Allergy banner missing on chart",
+        "The allergy banner does not show for one patient even though allergies are recorded.",
+        "ehr_issue",
+        "P1",
+        "00345678",
+        "George Miller",
+        "1955-01-30",
+    ),
+    (
+        "it-general",
+        "Dictation software crashes on launch",
+        "Dragon crashes right after the splash screen on the radiology reading room PC.",
+        "software",
+        "P3",
+        "",
+        "",
+        "",
+    ),
+    (
+        "it-general",
+        "Monitor flickers at nurses' station 3B",
+        "Second monitor flickers.",
+        "hardware",
+        "P4",
+        "",
+        "",
+        "",
+    ),
 )
 
 
@@ -126,8 +201,12 @@ def _seed_tenant(spec: DemoTenant, password: str) -> tuple[Organization, bool]:
                 slug=slug,
                 defaults={"name": name, "description": description, "restricted_phi": restricted},
             )
-        queue_membership_set(organization_id=org.pk, user=users["agent"], queue_id=queues["it-general"].pk)
-        queue_membership_set(organization_id=org.pk, user=users["phi.agent"], queue_id=queues["ehr-phi"].pk)
+        queue_membership_set(
+            organization_id=org.pk, user=users["agent"], queue_id=queues["it-general"].pk
+        )
+        queue_membership_set(
+            organization_id=org.pk, user=users["phi.agent"], queue_id=queues["ehr-phi"].pk
+        )
         queue_membership_set(
             organization_id=org.pk, user=users["lead"], queue_id=queues["ehr-phi"].pk, is_lead=True
         )

@@ -41,9 +41,7 @@ class InvalidInput(DomainError):
     status = 400
     code = "invalid"
 
-    def __init__(
-        self, message: str, *, field: str | None = None, code: str | None = None
-    ) -> None:
+    def __init__(self, message: str, *, field: str | None = None, code: str | None = None) -> None:
         super().__init__(message, code=code)
         self.field = field
 

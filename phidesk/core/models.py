@@ -18,11 +18,11 @@ class TimeStamped(models.Model):
         abstract = True
 
 
-class TenantScopedQuerySet(models.QuerySet):  # type: ignore[type-arg]
+class TenantScopedQuerySet(models.QuerySet):
     pass
 
 
-class TenantScopedManager(models.Manager):  # type: ignore[type-arg]
+class TenantScopedManager(models.Manager):
     """Default manager of every tenant-owned model: rows of the current tenant only.
 
     Querying with no tenant in context is a bug, so it raises rather than returning
@@ -32,9 +32,7 @@ class TenantScopedManager(models.Manager):  # type: ignore[type-arg]
     def get_queryset(self) -> models.QuerySet[Any]:
         tenant_id = current_tenant_id()
         if tenant_id is None:
-            raise TenantContextMissing(
-                f"{self.model.__name__} queried outside a tenant context"
-            )
+            raise TenantContextMissing(f"{self.model.__name__} queried outside a tenant context")
         return super().get_queryset().filter(organization_id=tenant_id)
 
 
@@ -46,7 +44,7 @@ class TenantOwned(models.Model):
     """
 
     objects = TenantScopedManager()
-    unscoped = models.Manager()
+    unscoped = models.Manager()  # noqa: DJ012 - both managers belong together
 
     class Meta:
         abstract = True

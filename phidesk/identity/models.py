@@ -6,8 +6,8 @@ from typing import Any
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.db import models
 
-from phidesk.core.models import TenantOwned
 from phidesk.access.roles import ROLE_CHOICES
+from phidesk.core.models import TenantOwned
 
 
 class UserManager(BaseUserManager["User"]):
@@ -49,7 +49,7 @@ class User(AbstractBaseUser):
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS = []  # noqa: RUF012
 
     class Meta:
         ordering = ["email"]
@@ -70,9 +70,7 @@ class RoleAssignment(TenantOwned):
     granted_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["user", "role"], name="uniq_role_per_user")
-        ]
+        constraints = [models.UniqueConstraint(fields=["user", "role"], name="uniq_role_per_user")]
 
     def __str__(self) -> str:
         return f"{self.user_id}:{self.role}"

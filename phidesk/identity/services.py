@@ -20,7 +20,7 @@ from phidesk.core.errors import InvalidInput
 from phidesk.core.tenant_context import tenant_context
 from phidesk.identity.models import ApiToken, QueueMembership, RoleAssignment, User
 
-TOKEN_PREFIX = "phd"
+TOKEN_PREFIX = "phd"  # noqa: S105 - a public marker, not a secret
 MAX_TOKEN_DAYS = 365
 
 
@@ -34,9 +34,7 @@ def actor_for_user(
 ) -> Actor:
     """Load roles and queue memberships once per request into an immutable Actor."""
     with tenant_context(user.organization_id):
-        roles = frozenset(
-            RoleAssignment.objects.filter(user=user).values_list("role", flat=True)
-        )
+        roles = frozenset(RoleAssignment.objects.filter(user=user).values_list("role", flat=True))
         memberships = list(
             QueueMembership.objects.filter(user=user).values_list("queue_id", "is_lead")
         )

@@ -65,6 +65,9 @@ class TicketCounter(models.Model):
     )
     last_number = models.PositiveIntegerField(default=0)
 
+    def __str__(self) -> str:
+        return f"{self.organization_id}:{self.last_number}"
+
 
 class Ticket(TenantOwned):
     organization = models.ForeignKey("tenancy.Organization", on_delete=models.PROTECT)
@@ -132,9 +135,7 @@ class TicketEvent(TenantOwned):
     organization = models.ForeignKey("tenancy.Organization", on_delete=models.PROTECT)
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=16, choices=EventKind.choices)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     from_status = models.CharField(max_length=16, blank=True, default="")
     to_status = models.CharField(max_length=16, blank=True, default="")
     detail = models.JSONField(default=dict, blank=True)

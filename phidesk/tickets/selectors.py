@@ -130,9 +130,7 @@ class TicketFilters:
     def audit_detail(self) -> dict[str, Any]:
         """The filters for the audit log: the shape of a text search, never its words."""
         detail = {
-            k: v
-            for k, v in self.__dict__.items()
-            if v not in (None, "", False) and k != "text"
+            k: v for k, v in self.__dict__.items() if v not in (None, "", False) and k != "text"
         }
         if self.text:
             detail["text_length"] = len(self.text)
@@ -357,9 +355,7 @@ def ticket_get(*, actor: Actor, key: str | int) -> TicketDetail:
 def message_list(*, actor: Actor, key: str | int) -> list[MessageView]:
     with tenant_context(actor.organization_id):
         ticket = load_ticket(actor, key, "ticket.view")
-        record(
-            actor=actor, action="message.list", resource_type="ticket", resource_id=ticket.pk
-        )
+        record(actor=actor, action="message.list", resource_type="ticket", resource_id=ticket.pk)
         return build_detail(actor, ticket).messages
 
 
@@ -382,9 +378,7 @@ def queue_counts(*, actor: Actor) -> dict[int, int]:
         qs = restrict(Ticket.objects.all(), actor, "ticket.view").filter(
             status__in=workflow.OPEN_STATUSES
         )
-        return {
-            row["queue_id"]: row["n"] for row in qs.values("queue_id").annotate(n=Count("id"))
-        }
+        return {row["queue_id"]: row["n"] for row in qs.values("queue_id").annotate(n=Count("id"))}
 
 
 def assignable_people(*, actor: Actor, key: str | int) -> list[Person]:
@@ -394,9 +388,7 @@ def assignable_people(*, actor: Actor, key: str | int) -> list[Person]:
 
     with tenant_context(actor.organization_id):
         number = parse_number(key)
-        queue = (
-            Queue.objects.filter(tickets__number=number).first() if number is not None else None
-        )
+        queue = Queue.objects.filter(tickets__number=number).first() if number is not None else None
         if queue is None:
             return []
         staff = RoleAssignment.objects.filter(role__in=DESK_STAFF).values("user_id")

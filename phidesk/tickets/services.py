@@ -143,12 +143,14 @@ def ticket_update(*, actor: Actor, key: str | int, changes: dict[str, Any]) -> T
     with tenant_context(actor.organization_id):
         ticket = load_ticket(actor, key, "ticket.update", for_update=True)
         if set(changes) & set(PHI_UPDATABLE):
-            authorize(actor, "ticket.phi_edit", ticket, resource_type="ticket", resource_id=ticket.pk)
+            authorize(
+                actor, "ticket.phi_edit", ticket, resource_type="ticket", resource_id=ticket.pk
+            )
         cleaners = {
             "title": clean_title,
             "description": clean_description,
-            "category": lambda v: _check_choice(v, Category.values, "category"),
-            "priority": lambda v: _check_choice(v, Priority.values, "priority"),
+            "category": lambda v: _check_choice(str(v), Category.values, "category"),
+            "priority": lambda v: _check_choice(str(v), Priority.values, "priority"),
             "due_at": lambda v: v,
             "patient_mrn": clean_mrn,
             "patient_name": clean_patient_name,
@@ -327,9 +329,7 @@ def ticket_reveal_phi(*, actor: Actor, key: str | int, reason: str) -> TicketDet
         raise InvalidInput("the reason is limited to 300 characters", field="reason")
     with tenant_context(actor.organization_id):
         ticket = load_ticket(actor, key, "ticket.phi_reveal")
-        fields = [
-            f for f in ("patient_mrn", "patient_name", "patient_dob") if getattr(ticket, f)
-        ]
+        fields = [f for f in ("patient_mrn", "patient_name", "patient_dob") if getattr(ticket, f)]
         _event(ticket, actor, EventKind.PHI_REVEALED, detail={"reason": reason, "fields": fields})
         record(
             actor=actor,
@@ -340,4 +340,3 @@ def ticket_reveal_phi(*, actor: Actor, key: str | int, reason: str) -> TicketDet
             detail={"fields": fields},
         )
         return build_detail(actor, ticket, reveal=True)
-

@@ -55,9 +55,7 @@ def clean_body(value: object) -> str:
 def clean_mrn(value: object) -> str:
     mrn = _text(value or "", "patient_mrn").upper()
     if mrn and not _MRN_RE.match(mrn):
-        raise InvalidInput(
-            "an MRN is 3 to 20 letters, digits or dashes", field="patient_mrn"
-        )
+        raise InvalidInput("an MRN is 3 to 20 letters, digits or dashes", field="patient_mrn")
     return mrn
 
 

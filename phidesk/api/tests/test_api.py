@@ -25,7 +25,9 @@ def test_requires_authentication(hospital: Tenant):
     response = Client().get("/api/v1/tickets")
     assert response.status_code == 401
     assert response.json()["error"] == "unauthenticated"
-    assert Client(HTTP_AUTHORIZATION="Bearer phd_nope_nope").get("/api/v1/tickets").status_code == 401
+    assert (
+        Client(HTTP_AUTHORIZATION="Bearer phd_nope_nope").get("/api/v1/tickets").status_code == 401
+    )
 
 
 def test_token_lists_only_what_the_user_may_see(hospital: Tenant, other_hospital: Tenant):
@@ -58,12 +60,19 @@ def test_create_get_update_transition_and_messages(hospital: Tenant):
     assert got["patient"]["revealed"] is False
 
     patched = phi.patch(
-        f"/api/v1/tickets/{key}", data=json.dumps({"priority": "P1"}), content_type="application/json"
+        f"/api/v1/tickets/{key}",
+        data=json.dumps({"priority": "P1"}),
+        content_type="application/json",
     )
     assert patched.json()["ticket"]["priority"] == "P1"
     moved = post(phi, f"/api/v1/tickets/{key}/transition", {"to": "in_progress"})
     assert moved.json()["ticket"]["status"] == "in_progress"
-    assert post(phi, f"/api/v1/tickets/{key}/messages", {"body": "Looking", "internal": True}).status_code == 201
+    assert (
+        post(
+            phi, f"/api/v1/tickets/{key}/messages", {"body": "Looking", "internal": True}
+        ).status_code
+        == 201
+    )
     assert [m["is_internal"] for m in phi.get(f"/api/v1/tickets/{key}/messages").json()] == [True]
     assert requester.get(f"/api/v1/tickets/{key}/messages").json() == []
 
@@ -106,7 +115,10 @@ def test_every_ticket_route_is_404_for_outsiders(
 ):
     key = hospital.file(queue="restricted", **PATIENT)
     scopes = ("tickets:read", "tickets:write", "phi:reveal")
-    for client in (bearer(other_hospital, "phi_agent", scopes), bearer(hospital, "outsider_agent", scopes)):
+    for client in (
+        bearer(other_hospital, "phi_agent", scopes),
+        bearer(hospital, "outsider_agent", scopes),
+    ):
         before = AuditEvent.objects.filter(outcome="denied").count()
         kwargs = {"data": json.dumps(body), "content_type": "application/json"} if body else {}
         response = getattr(client, method)(path.format(key=key), **kwargs)
@@ -140,7 +152,16 @@ def test_bad_input_gets_a_clear_4xx_and_changes_nothing(hospital: Tenant, body: 
 
 @pytest.mark.parametrize(
     "query",
-    ["status=bogus", "priority=P7", "sort=random", "limit=0", "limit=1000", "cursor=zzz", "assignee=bob", "limit=abc"],
+    [
+        "status=bogus",
+        "priority=P7",
+        "sort=random",
+        "limit=0",
+        "limit=1000",
+        "cursor=zzz",
+        "assignee=bob",
+        "limit=abc",
+    ],
 )
 def test_bad_filters_are_4xx(hospital: Tenant, query: str):
     response = bearer(hospital, "agent").get(f"/api/v1/tickets?{query}")
@@ -161,7 +182,9 @@ def test_filters_and_cursor_pagination(hospital: Tenant):
 
 
 def test_expired_and_revoked_tokens_are_refused(hospital: Tenant):
-    issued = token_create(actor=None, user=hospital.users["agent"], name="t", scopes=["tickets:read"])
+    issued = token_create(
+        actor=None, user=hospital.users["agent"], name="t", scopes=["tickets:read"]
+    )
     client = Client(HTTP_AUTHORIZATION=f"Bearer {issued.secret}")
     assert client.get("/api/v1/tickets").status_code == 200
     ApiToken.unscoped.filter(pk=issued.token.pk).update(
@@ -169,7 +192,8 @@ def test_expired_and_revoked_tokens_are_refused(hospital: Tenant):
     )
     assert client.get("/api/v1/tickets").status_code == 401
     ApiToken.unscoped.filter(pk=issued.token.pk).update(
-        expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(days=1), revoked_at=dt.datetime.now(dt.UTC)
+        expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(days=1),
+        revoked_at=dt.datetime.now(dt.UTC),
     )
     assert client.get("/api/v1/tickets").status_code == 401
 
@@ -182,7 +206,9 @@ def test_deactivated_user_token_is_refused(hospital: Tenant):
 
 
 def test_token_is_stored_hashed(hospital: Tenant):
-    issued = token_create(actor=None, user=hospital.users["agent"], name="t", scopes=["tickets:read"])
+    issued = token_create(
+        actor=None, user=hospital.users["agent"], name="t", scopes=["tickets:read"]
+    )
     row = ApiToken.unscoped.get(pk=issued.token.pk)
     assert issued.secret not in (row.digest, row.prefix, row.name)
     assert len(row.digest) == 64

@@ -14,7 +14,13 @@ GOOD_KEY = "prod-" + "".join(chr(65 + (i * 7) % 26) for i in range(60))
 
 
 def run_manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("PHIDESK_", "DATABASE_URL", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "PYTEST"))}
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(
+            ("PHIDESK_", "DATABASE_URL", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "PYTEST")
+        )
+    }
     return subprocess.run(
         [sys.executable, "-m", "phidesk.config.cli", *args],
         cwd=ROOT,
@@ -53,7 +59,9 @@ def test_production_refuses_development_defaults(override: dict[str, str], messa
 
 
 def test_check_deploy_is_clean_under_production_settings(tmp_path):
-    result = run_manage({**PROD, "PHIDESK_VAR_DIR": str(tmp_path)}, "check", "--deploy", "--fail-level", "WARNING")
+    result = run_manage(
+        {**PROD, "PHIDESK_VAR_DIR": str(tmp_path)}, "check", "--deploy", "--fail-level", "WARNING"
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
 
@@ -81,7 +89,10 @@ def test_makemigrations_is_clean():
 def test_sign_up_is_closed(client):
     response = client.get("/accounts/signup/")
     assert b"closed" in response.content.lower() or response.status_code in (302, 403, 404)
-    client.post("/accounts/signup/", {"email": "x@evil.example", "password1": "Aa1!" * 5, "password2": "Aa1!" * 5})
+    client.post(
+        "/accounts/signup/",
+        {"email": "x@evil.example", "password1": "Aa1!" * 5, "password2": "Aa1!" * 5},
+    )
     from phidesk.identity.models import User
 
     assert not User.objects.filter(email="x@evil.example").exists()

@@ -70,7 +70,16 @@ def test_certificate_is_generated_once(tmp_path):
 
 
 def test_tokens_create_prints_the_secret_once_and_it_works(hospital: Tenant, capsys, client):
-    call_command("tokens", "create", "--user", "agent@stmarys.example", "--scopes", "tickets:read", "--expires", "7")
+    call_command(
+        "tokens",
+        "create",
+        "--user",
+        "agent@stmarys.example",
+        "--scopes",
+        "tickets:read",
+        "--expires",
+        "7",
+    )
     out, err = capsys.readouterr()
     secret = out.strip()
     assert secret.startswith("phd_")

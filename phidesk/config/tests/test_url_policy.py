@@ -83,7 +83,9 @@ def test_every_api_operation_is_authenticated_and_declares_its_policy():
 
 def test_ninja_public_routes_are_only_the_schema_and_docs():
     unauthenticated = {
-        p.name for _, p in walk() if not getattr(p.callback, "__qualname__", "").startswith("PathView")
+        p.name
+        for _, p in walk()
+        if not getattr(p.callback, "__qualname__", "").startswith("PathView")
         and str(p.pattern).startswith(("openapi", "docs", ""))
         and p.callback.__module__ == "functools"
     }
@@ -92,8 +94,10 @@ def test_ninja_public_routes_are_only_the_schema_and_docs():
 
 def _sample(route: str) -> str:
     return (
-        "/" + route.replace("<str:key>", "HD-000001").replace("<key>", "HD-000001")
-    ).replace("^", "").replace("$", "")
+        ("/" + route.replace("<str:key>", "HD-000001").replace("<key>", "HD-000001"))
+        .replace("^", "")
+        .replace("$", "")
+    )
 
 
 @pytest.mark.django_db
@@ -105,7 +109,9 @@ def test_anonymous_requests_never_reach_data():
         if "<" in route.replace("<str:key>", "") or "(?P" in route:
             continue  # allauth key-bearing routes
         marks = getattr(pattern.callback, ATTR, ()) or ()
-        if any(m.startswith("public:") for m in marks) or pattern.callback.__module__.startswith("allauth."):
+        if any(m.startswith("public:") for m in marks) or pattern.callback.__module__.startswith(
+            "allauth."
+        ):
             continue
         if pattern.name in NINJA_PUBLIC:
             continue

@@ -6,42 +6,57 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('identity', '0001_users_roles_tokens'),
-        ('tenancy', '0001_organizations'),
-        ('tickets', '0001_queues_tickets_messages'),
+        ("identity", "0001_users_roles_tokens"),
+        ("tenancy", "0001_organizations"),
+        ("tickets", "0001_queues_tickets_messages"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='queuemembership',
-            name='queue',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='members', to='tickets.queue'),
+            model_name="queuemembership",
+            name="queue",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="members",
+                to="tickets.queue",
+            ),
         ),
         migrations.AddField(
-            model_name='queuemembership',
-            name='user',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='queue_memberships', to=settings.AUTH_USER_MODEL),
+            model_name="queuemembership",
+            name="user",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="queue_memberships",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='roleassignment',
-            name='organization',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='tenancy.organization'),
+            model_name="roleassignment",
+            name="organization",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, to="tenancy.organization"
+            ),
         ),
         migrations.AddField(
-            model_name='roleassignment',
-            name='user',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='role_assignments', to=settings.AUTH_USER_MODEL),
+            model_name="roleassignment",
+            name="user",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="role_assignments",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddConstraint(
-            model_name='queuemembership',
-            constraint=models.UniqueConstraint(fields=('user', 'queue'), name='uniq_queue_membership'),
+            model_name="queuemembership",
+            constraint=models.UniqueConstraint(
+                fields=("user", "queue"), name="uniq_queue_membership"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='roleassignment',
-            constraint=models.UniqueConstraint(fields=('user', 'role'), name='uniq_role_per_user'),
+            model_name="roleassignment",
+            constraint=models.UniqueConstraint(fields=("user", "role"), name="uniq_role_per_user"),
         ),
     ]

@@ -10,12 +10,21 @@ from phidesk.conftest import PATIENT, Tenant
 from phidesk.tickets import selectors, services
 
 WRITES = [
-    ("ticket.update", lambda a, k: services.ticket_update(actor=a, key=k, changes={"title": "x y"})),
+    (
+        "ticket.update",
+        lambda a, k: services.ticket_update(actor=a, key=k, changes={"title": "x y"}),
+    ),
     ("ticket.assign", lambda a, k: services.ticket_assign(actor=a, key=k, assignee_id=None)),
     ("ticket.view", lambda a, k: services.ticket_transition(actor=a, key=k, to_status="triaged")),
     ("message.reply", lambda a, k: services.message_create(actor=a, key=k, body="hi")),
-    ("message.note", lambda a, k: services.message_create(actor=a, key=k, body="hi", internal=True)),
-    ("ticket.phi_reveal", lambda a, k: services.ticket_reveal_phi(actor=a, key=k, reason="checking the chart")),
+    (
+        "message.note",
+        lambda a, k: services.message_create(actor=a, key=k, body="hi", internal=True),
+    ),
+    (
+        "ticket.phi_reveal",
+        lambda a, k: services.ticket_reveal_phi(actor=a, key=k, reason="checking the chart"),
+    ),
     ("ticket.view", lambda a, k: selectors.ticket_get(actor=a, key=k)),
     ("ticket.view", lambda a, k: selectors.message_list(actor=a, key=k)),
 ]
@@ -48,11 +57,13 @@ def test_restricted_queue_outsider_gets_not_found(hospital: Tenant, action, call
     assert "restricted queue" in last.reason
 
 
-def test_lists_never_mix_tenants_or_leak_restricted_tickets(hospital: Tenant, other_hospital: Tenant):
+def test_lists_never_mix_tenants_or_leak_restricted_tickets(
+    hospital: Tenant, other_hospital: Tenant
+):
     hospital.file(title="St Marys general")
     hospital.file(queue="restricted", title="St Marys restricted", **PATIENT)
     other_hospital.file(title="Lakeside general")
-    titles = lambda actor: {r.title for r in selectors.ticket_list(actor=actor).rows}  # noqa: E731
+    titles = lambda actor: {r.title for r in selectors.ticket_list(actor=actor).rows}
     assert titles(hospital.actor("outsider_agent")) == {"St Marys general"}
     assert titles(hospital.actor("phi_agent")) == {"St Marys general", "St Marys restricted"}
     assert titles(other_hospital.actor("phi_agent")) == {"Lakeside general"}
@@ -75,7 +86,9 @@ def test_a_denied_write_rolls_back_and_is_still_audited(hospital: Tenant):
     key = hospital.file()
     before = AuditEvent.objects.count()
     with pytest.raises(AccessDenied):
-        services.ticket_update(actor=hospital.actor("requester"), key=key, changes={"title": "Hacked"})
+        services.ticket_update(
+            actor=hospital.actor("requester"), key=key, changes={"title": "Hacked"}
+        )
     assert selectors.ticket_get(actor=hospital.actor("agent"), key=key).row.title != "Hacked"
     denial = AuditEvent.objects.filter(seq__gt=0).order_by("seq")[before]
     assert (denial.action, denial.outcome) == ("ticket.update", "denied")

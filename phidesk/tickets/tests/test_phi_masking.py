@@ -32,7 +32,9 @@ def test_reveal_needs_a_reason_and_is_audited_with_it(hospital: Tenant):
     with pytest.raises(InvalidInput):
         services.ticket_reveal_phi(actor=actor, key=key, reason="because")
     assert AuditEvent.objects.count() == before
-    detail = services.ticket_reveal_phi(actor=actor, key=key, reason="Fixing chart access for Dr Lee")
+    detail = services.ticket_reveal_phi(
+        actor=actor, key=key, reason="Fixing chart access for Dr Lee"
+    )
     assert (detail.patient.mrn, detail.patient.name, detail.patient.dob) == (
         "00123456",
         "Maria Jones",
@@ -51,7 +53,9 @@ def test_reveal_needs_a_reason_and_is_audited_with_it(hospital: Tenant):
 def test_reveal_is_refused_and_audited_for_the_wrong_people(hospital: Tenant, who: str):
     key = hospital.file(queue="general", **PATIENT)
     with pytest.raises(AccessDenied):
-        services.ticket_reveal_phi(actor=hospital.actor(who), key=key, reason="just curious, really")
+        services.ticket_reveal_phi(
+            actor=hospital.actor(who), key=key, reason="just curious, really"
+        )
     event = AuditEvent.objects.order_by("-seq").first()
     assert event.outcome == "denied"
 
@@ -60,7 +64,9 @@ def test_queue_lead_may_reveal_only_in_the_queue_they_lead(hospital: Tenant):
     restricted = hospital.file(queue="restricted", **PATIENT)
     general = hospital.file(queue="general", **PATIENT)
     lead = hospital.actor("lead")
-    assert services.ticket_reveal_phi(actor=lead, key=restricted, reason="triage of the EHR queue").patient.revealed
+    assert services.ticket_reveal_phi(
+        actor=lead, key=restricted, reason="triage of the EHR queue"
+    ).patient.revealed
     with pytest.raises(AccessDenied):
         services.ticket_reveal_phi(actor=lead, key=general, reason="triage of the EHR queue")
 
@@ -73,9 +79,7 @@ def test_phi_never_reaches_audit_events_or_logs(hospital: Tenant, caplog):
     services.ticket_update(actor=actor, key=key, changes={"patient_name": "Maria J. Jones"})
     services.ticket_reveal_phi(actor=actor, key=key, reason="checking the right chart")
     selectors.ticket_list(actor=actor, filters=selectors.TicketFilters(text="00123456"))
-    dumped = [
-        (e.reason, e.detail, e.resource_id, e.user_agent) for e in AuditEvent.objects.all()
-    ]
+    dumped = [(e.reason, e.detail, e.resource_id, e.user_agent) for e in AuditEvent.objects.all()]
     for value in ("00123456", "Maria", "1948-03-14"):
         assert value not in str(dumped)
         assert value not in caplog.text

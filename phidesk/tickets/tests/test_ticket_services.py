@@ -73,9 +73,7 @@ def test_assign_refuses_requesters_and_outsiders_of_restricted_queue(hospital: T
     with pytest.raises(InvalidInput):
         services.ticket_assign(actor=lead, key=key, assignee_id=hospital.users["requester"].pk)
     with pytest.raises(InvalidInput):
-        services.ticket_assign(
-            actor=lead, key=key, assignee_id=hospital.users["outsider_agent"].pk
-        )
+        services.ticket_assign(actor=lead, key=key, assignee_id=hospital.users["outsider_agent"].pk)
     detail = services.ticket_assign(actor=lead, key=key, assignee_id=hospital.users["phi_agent"].pk)
     assert detail.row.assignee.id == hospital.users["phi_agent"].pk
     assert detail.row.status == "assigned"
@@ -116,8 +114,12 @@ def test_bad_input_is_refused_and_changes_nothing(hospital: Tenant, field: str, 
 
 def test_message_reply_and_internal_note_visibility(hospital: Tenant):
     key = hospital.file()
-    services.message_create(actor=hospital.actor("agent"), key=key, body="On my way", internal=False)
-    services.message_create(actor=hospital.actor("agent"), key=key, body="Toner is low", internal=True)
+    services.message_create(
+        actor=hospital.actor("agent"), key=key, body="On my way", internal=False
+    )
+    services.message_create(
+        actor=hospital.actor("agent"), key=key, body="Toner is low", internal=True
+    )
     agent_view = selectors.ticket_get(actor=hospital.actor("agent"), key=key)
     requester_view = selectors.ticket_get(actor=hospital.actor("requester"), key=key)
     assert [m.body for m in agent_view.messages] == ["On my way", "Toner is low"]

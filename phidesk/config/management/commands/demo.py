@@ -24,6 +24,8 @@ class Command(BaseCommand):
         table.add_column("Roles")
         for spec in TENANTS:
             for local, _display, roles in PEOPLE:
-                table.add_row(spec.slug, f"{local}@{spec.domain}", ", ".join(r.value for r in roles))
+                table.add_row(
+                    spec.slug, f"{local}@{spec.domain}", ", ".join(r.value for r in roles)
+                )
         console.print(table)
         console.print(f"Demo password for every demo account: [bold]{password}[/]")

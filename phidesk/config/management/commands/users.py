@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import io
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
@@ -24,6 +25,13 @@ class Command(BaseCommand):
             table.add_column(column)
         for r in rows:
             table.add_row(
-                str(r.id), r.email, r.name, r.tenant, ", ".join(r.roles), "yes" if r.is_active else "no"
+                str(r.id),
+                r.email,
+                r.name,
+                r.tenant,
+                ", ".join(r.roles),
+                "yes" if r.is_active else "no",
             )
-        Console(file=self.stdout, width=140).print(table)
+        console = Console(width=140, record=True, file=io.StringIO())
+        console.print(table)
+        self.stdout.write(console.export_text())
