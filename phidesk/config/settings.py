@@ -17,6 +17,8 @@ from phidesk.config.env import ConfigError, env_bool, env_int, env_list, env_str
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 PACKAGE_DIR = BASE_DIR / "phidesk"
 VAR_DIR = Path(env_str("PHIDESK_VAR_DIR", str(BASE_DIR / "var")) or "var")
+# Keys, the embedded database and the certificate live here: owner-only.
+VAR_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
 
 PHIDESK_ENV = env_str("PHIDESK_ENV", "development") or "development"
 if PHIDESK_ENV not in ("development", "test", "production"):
