@@ -150,6 +150,16 @@ RULES: tuple[Rule, ...] = (
         WRITE,
         False,
     ),
+    # Crypto-shredding a case (phidesk.crypto.services.shred): destroys its data key, so
+    # its PHI and conversation become unrecoverable. Retention and privacy work, not
+    # desk work: the privacy officer and the administrator, whatever the queue.
+    Rule(
+        "ticket.shred/privacy",
+        "ticket.shred",
+        frozenset({Role.PRIVACY_OFFICER, Role.ADMIN}),
+        (),
+        "admin",
+    ),
     # Directory and tokens.
     Rule("user.list/admin", "user.list", frozenset({Role.ADMIN}), (), "admin", False),
     Rule("token.manage/admin", "token.manage", frozenset({Role.ADMIN}), (), "admin", False),

@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "allauth.account",
     "ninja",
     "phidesk.tenancy",
+    "phidesk.crypto",
     "phidesk.identity",
     "phidesk.audit",
     "phidesk.tickets",
@@ -219,6 +220,34 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 200
 
 NINJA_PAGINATION_PER_PAGE = 25
+
+# Encryption at rest (phidesk.crypto, docs/crypto.md). The root key provider wraps the
+# per-tenant keys; `local` (a 0600 key file under var/, one per environment) is the
+# embedded default. Secrets may come from *_FILE variables.
+PHIDESK_KEY_PROVIDER = env_str("PHIDESK_KEY_PROVIDER", "local") or "local"
+if PHIDESK_KEY_PROVIDER not in ("local", "pkcs11", "aws-kms"):
+    raise ConfigError("PHIDESK_KEY_PROVIDER must be local, pkcs11 or aws-kms")
+PHIDESK_LOCAL_KEY_FILE = Path(
+    env_str("PHIDESK_LOCAL_KEY_FILE", "") or VAR_DIR / "keys" / f"root-{PHIDESK_ENV}.key"
+)
+PHIDESK_PKCS11_LIB = env_str("PHIDESK_PKCS11_LIB", "/usr/lib/softhsm/libsofthsm2.so")
+PHIDESK_PKCS11_TOKEN = env_str("PHIDESK_PKCS11_TOKEN", "phidesk") or "phidesk"
+PHIDESK_PKCS11_PIN = env_str("PHIDESK_PKCS11_PIN")
+PHIDESK_PKCS11_KEY_LABEL = env_str("PHIDESK_PKCS11_KEY_LABEL", "phidesk-root") or "phidesk-root"
+PHIDESK_KMS_KEY_ID = env_str("PHIDESK_KMS_KEY_ID")
+PHIDESK_KMS_ENDPOINT = env_str("PHIDESK_KMS_ENDPOINT")
+PHIDESK_KMS_REGION = env_str("PHIDESK_KMS_REGION", os.environ.get("AWS_REGION", "us-east-1"))
+if PHIDESK_KEY_PROVIDER == "pkcs11" and not PHIDESK_PKCS11_PIN:
+    raise ConfigError("PHIDESK_PKCS11_PIN (or PHIDESK_PKCS11_PIN_FILE) is required for pkcs11")
+if PHIDESK_KEY_PROVIDER == "aws-kms" and not PHIDESK_KMS_KEY_ID:
+    raise ConfigError("PHIDESK_KMS_KEY_ID is required for aws-kms")
+# Unwrapped tenant keys stay in memory at most this long (0 disables the cache).
+PHIDESK_KEY_CACHE_SECONDS = env_int("PHIDESK_KEY_CACHE_SECONDS", 300)
+if not 0 <= PHIDESK_KEY_CACHE_SECONDS <= 300:
+    raise ConfigError("PHIDESK_KEY_CACHE_SECONDS must be 0 to 300")
+PHIDESK_KEK_MAX_AGE_DAYS = env_int("PHIDESK_KEK_MAX_AGE_DAYS", 365)
+if PHIDESK_KEK_MAX_AGE_DAYS < 1:
+    raise ConfigError("PHIDESK_KEK_MAX_AGE_DAYS must be at least 1")
 
 # Logs never carry request bodies; see docs/threat-model.md.
 LOGGING = {

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 
-from phidesk.core.fields import PHIField
+from phidesk.core.fields import BlindIndexField, PHIField
 from phidesk.core.models import TenantOwned, TimeStamped
 
 
@@ -71,6 +73,9 @@ class TicketCounter(models.Model):
 
 class Ticket(TenantOwned):
     organization = models.ForeignKey("tenancy.Organization", on_delete=models.PROTECT)
+    # Row identity bound into every ciphertext of the ticket (known before insert) and
+    # the owner of its data key (phidesk.crypto), so one case can be crypto-shredded.
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     number = models.PositiveIntegerField()
     queue = models.ForeignKey(Queue, on_delete=models.PROTECT, related_name="tickets")
     title = models.CharField(max_length=200)
@@ -95,9 +100,13 @@ class Ticket(TenantOwned):
     closed_at = models.DateTimeField(null=True, blank=True)
 
     # Structured patient reference: optional, masked unless revealed on the record.
+    # Stored encrypted; the blind indexes (tenant-keyed HMACs) allow exact-match search.
     patient_mrn = PHIField(kind="mrn")
     patient_name = PHIField(kind="name")
     patient_dob = PHIField(kind="dob")
+    patient_mrn_bidx = BlindIndexField(of="patient_mrn")
+    patient_name_bidx = BlindIndexField(of="patient_name")
+    patient_dob_bidx = BlindIndexField(of="patient_dob")
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -109,6 +118,9 @@ class Ticket(TenantOwned):
             models.Index(fields=["organization", "queue", "-id"]),
             models.Index(fields=["organization", "requester", "-id"]),
             models.Index(fields=["organization", "assignee", "-id"]),
+            models.Index(fields=["organization", "patient_mrn_bidx"]),
+            models.Index(fields=["organization", "patient_name_bidx"]),
+            models.Index(fields=["organization", "patient_dob_bidx"]),
         ]
 
     def __str__(self) -> str:
@@ -127,6 +139,7 @@ class EventKind(models.TextChoices):
     REPLIED = "replied"
     NOTED = "noted"
     PHI_REVEALED = "phi_revealed"
+    SHREDDED = "shredded"
 
 
 class TicketEvent(TenantOwned):
@@ -146,10 +159,15 @@ class TicketEvent(TenantOwned):
 
 
 class Message(TenantOwned):
+    # Bodies are sealed with the ticket's data key: free text carries PHI whatever the
+    # queue, and shredding the ticket must take its conversation with it.
+    crypto_key_owner = "ticket"
+
     organization = models.ForeignKey("tenancy.Organization", on_delete=models.PROTECT)
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="messages")
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    body = models.TextField()
+    body = PHIField(kind="text", blank=False)
     is_internal = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 

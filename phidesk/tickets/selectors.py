@@ -19,10 +19,13 @@ from phidesk.core.actor import Actor
 from phidesk.core.errors import InvalidInput
 from phidesk.core.fields import mask
 from phidesk.core.tenant_context import tenant_context
+from phidesk.crypto.services import blind_index, reveal_each
+from phidesk.crypto.services import reveal as _reveal
 from phidesk.identity.models import User
 from phidesk.tenancy.models import Organization
 from phidesk.tickets import workflow
 from phidesk.tickets.models import Category, Message, Priority, Queue, Status, Ticket, TicketEvent
+from phidesk.tickets.validation import clean_mrn
 from phidesk.tickets.views_model import (
     EventView,
     MessageView,
@@ -101,6 +104,11 @@ def _base(actor: Actor) -> QuerySet[Ticket]:
 # --- Lists -----------------------------------------------------------------
 
 
+def _search_mrn(value: str) -> str:
+    """An MRN as typed into a search box ("0012 3456"), validated like a stored one."""
+    return clean_mrn("".join(value.split()))
+
+
 @dataclass(frozen=True)
 class TicketFilters:
     queue: str | None = None
@@ -111,6 +119,8 @@ class TicketFilters:
     text: str | None = None
     open_only: bool = False
     sort: str = "newest"
+    # Exact match through the blind index; limited to tickets the actor may reveal.
+    patient_mrn: str | None = None
 
     def validate(self) -> TicketFilters:
         if self.status and self.status not in Status.values:
@@ -125,15 +135,21 @@ class TicketFilters:
                 raise InvalidInput(f"{name} must be a user id, 'me' or 'none'", field=name)
         if self.text and len(self.text) > 200:
             raise InvalidInput("search text is limited to 200 characters", field="text")
+        if self.patient_mrn and not _search_mrn(self.patient_mrn):
+            raise InvalidInput("give the MRN to search for", field="patient_mrn")
         return self
 
     def audit_detail(self) -> dict[str, Any]:
         """The filters for the audit log: the shape of a text search, never its words."""
         detail = {
-            k: v for k, v in self.__dict__.items() if v not in (None, "", False) and k != "text"
+            k: v
+            for k, v in self.__dict__.items()
+            if v not in (None, "", False) and k not in ("text", "patient_mrn")
         }
         if self.text:
             detail["text_length"] = len(self.text)
+        if self.patient_mrn:
+            detail["by_patient_mrn"] = True  # that a patient was searched, never which
         return detail
 
 
@@ -162,6 +178,12 @@ def _apply_filters(qs: QuerySet[Ticket], actor: Actor, f: TicketFilters) -> Quer
         if number is not None:
             text_q |= Q(number=number)
         qs = qs.filter(text_q)
+    if f.patient_mrn:
+        # Searching by patient is a use of PHI: only tickets the actor may reveal.
+        digest = blind_index(
+            organization_id=actor.organization_id, kind="mrn", value=_search_mrn(f.patient_mrn)
+        )
+        qs = restrict(qs, actor, "ticket.phi_reveal").filter(patient_mrn_bidx=digest)
     return qs
 
 
@@ -266,22 +288,28 @@ def load_ticket(actor: Actor, key: str | int, action: str, *, for_update: bool =
     return ticket
 
 
+_PATIENT_FIELDS = ("patient_mrn", "patient_name", "patient_dob")
+
+
 def _patient(ticket: Ticket, *, reveal: bool) -> PatientRef:
     present = bool(ticket.patient_mrn or ticket.patient_name or ticket.patient_dob)
+    # Opened here, in the service layer, only to reveal or to mask; a shredded
+    # ticket reads "[destroyed]".
+    clear = _reveal(ticket, _PATIENT_FIELDS) if present else dict.fromkeys(_PATIENT_FIELDS, "")
     if reveal:
         return PatientRef(
             present=present,
             revealed=True,
-            mrn=ticket.patient_mrn,
-            name=ticket.patient_name,
-            dob=ticket.patient_dob,
+            mrn=clear["patient_mrn"],
+            name=clear["patient_name"],
+            dob=clear["patient_dob"],
         )
     return PatientRef(
         present=present,
         revealed=False,
-        mrn=mask("mrn", ticket.patient_mrn),
-        name=mask("name", ticket.patient_name),
-        dob=mask("dob", ticket.patient_dob),
+        mrn=mask("mrn", clear["patient_mrn"]),
+        name=mask("name", clear["patient_name"]),
+        dob=mask("dob", clear["patient_dob"]),
     )
 
 
@@ -311,6 +339,8 @@ def build_detail(actor: Actor, ticket: Ticket, *, reveal: bool = False) -> Ticke
     if not decide(actor, "message.view_notes", ticket).allowed:
         messages = messages.filter(is_internal=False)
     events = TicketEvent.objects.filter(ticket=ticket).select_related("actor")
+    message_rows = list(messages)
+    bodies = reveal_each(message_rows, "body")
     return TicketDetail(
         row=_row(ticket, _prefix(actor)),
         description=ticket.description,
@@ -319,11 +349,11 @@ def build_detail(actor: Actor, ticket: Ticket, *, reveal: bool = False) -> Ticke
             MessageView(
                 id=m.pk,
                 author=_person(m.author),  # type: ignore[arg-type]
-                body=m.body,
+                body=body,
                 is_internal=m.is_internal,
                 created_at=m.created_at,
             )
-            for m in messages
+            for m, body in zip(message_rows, bodies, strict=True)
         ],
         events=[
             EventView(

@@ -16,6 +16,7 @@ from phidesk.core import clock
 from phidesk.core.actor import Actor
 from phidesk.core.errors import Conflict, InvalidInput
 from phidesk.core.tenant_context import tenant_context
+from phidesk.crypto.services import ShredCertificate, reveal, shred
 from phidesk.identity.models import User
 from phidesk.identity.services import actor_for_user
 from phidesk.tickets import workflow
@@ -30,7 +31,7 @@ from phidesk.tickets.models import (
     TicketCounter,
     TicketEvent,
 )
-from phidesk.tickets.selectors import build_detail, load_ticket
+from phidesk.tickets.selectors import build_detail, load_ticket, parse_number
 from phidesk.tickets.validation import (
     clean_body,
     clean_description,
@@ -166,7 +167,10 @@ def ticket_update(*, actor: Actor, key: str | int, changes: dict[str, Any]) -> T
                     changed.append("queue")
                 continue
             cleaned = cleaners[name](value)
-            if getattr(ticket, name) != cleaned:
+            # Patient fields are stored sealed: compare with their clear value.
+            is_phi = name in PHI_UPDATABLE
+            current = reveal(ticket, [name])[name] if is_phi else getattr(ticket, name)
+            if current != cleaned:
                 setattr(ticket, name, cleaned)
                 changed.append(name)
         if changed:
@@ -340,3 +344,47 @@ def ticket_reveal_phi(*, actor: Actor, key: str | int, reason: str) -> TicketDet
             detail={"fields": fields},
         )
         return build_detail(actor, ticket, reveal=True)
+
+
+@audited_service
+def ticket_shred(*, actor: Actor, key: str | int, reason: str) -> ShredCertificate:
+    """Crypto-shred a case: destroy its data key, so its patient details and its whole
+    conversation become unrecoverable at once. Irreversible, so it needs a stated
+    reason; the audit event carries the destruction certificate."""
+    reason = " ".join((reason or "").split())
+    if not MIN_REASON <= len(reason) <= 300:
+        raise InvalidInput(
+            f"state why this case is destroyed ({MIN_REASON} to 300 characters)", field="reason"
+        )
+    with tenant_context(actor.organization_id):
+        number = parse_number(key)
+        ticket = (
+            Ticket.objects.select_for_update(of=("self",)).filter(number=number).first()
+            if number
+            else None
+        )
+        if ticket is None:
+            raise AccessDenied(
+                actor=actor,
+                action="ticket.shred",
+                decision=Decision(False, "no such ticket in the actor's organization"),
+                resource_type="ticket",
+                resource_id=str(key)[:64],
+            )
+        authorize(actor, "ticket.shred", ticket, resource_type="ticket", resource_id=ticket.pk)
+        certificate = shred(record=ticket)
+        _event(
+            ticket,
+            actor,
+            EventKind.SHREDDED,
+            detail={"reason": reason, "certificate": certificate.digest},
+        )
+        record(
+            actor=actor,
+            action="ticket.shred",
+            resource_type="ticket",
+            resource_id=ticket.pk,
+            reason=reason,
+            detail=certificate.audit_detail(),
+        )
+        return certificate
