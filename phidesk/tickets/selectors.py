@@ -24,7 +24,16 @@ from phidesk.crypto.services import reveal as _reveal
 from phidesk.identity.models import User
 from phidesk.tenancy.models import Organization
 from phidesk.tickets import workflow
-from phidesk.tickets.models import Category, Message, Priority, Queue, Status, Ticket, TicketEvent
+from phidesk.tickets.models import (
+    Category,
+    EventKind,
+    Message,
+    Priority,
+    Queue,
+    Status,
+    Ticket,
+    TicketEvent,
+)
 from phidesk.tickets.validation import clean_mrn
 from phidesk.tickets.views_model import (
     EventView,
@@ -289,6 +298,7 @@ def load_ticket(actor: Actor, key: str | int, action: str, *, for_update: bool =
 
 
 _PATIENT_FIELDS = ("patient_mrn", "patient_name", "patient_dob")
+INTERNAL_EVENT_KINDS = (EventKind.NOTED, EventKind.PHI_REVEALED, EventKind.SHREDDED)
 
 
 def _patient(ticket: Ticket, *, reveal: bool) -> PatientRef:
@@ -336,9 +346,12 @@ def _permissions(actor: Actor, ticket: Ticket) -> TicketPermissions:
 def build_detail(actor: Actor, ticket: Ticket, *, reveal: bool = False) -> TicketDetail:
     can = _permissions(actor, ticket)
     messages = Message.objects.filter(ticket=ticket).select_related("author")
-    if not decide(actor, "message.view_notes", ticket).allowed:
-        messages = messages.filter(is_internal=False)
     events = TicketEvent.objects.filter(ticket=ticket).select_related("actor")
+    if not decide(actor, "message.view_notes", ticket).allowed:
+        # Internal notes and the team's reveal history (with its stated reasons) stay
+        # on the desk side.
+        messages = messages.filter(is_internal=False)
+        events = events.exclude(kind__in=INTERNAL_EVENT_KINDS)
     message_rows = list(messages)
     bodies = reveal_each(message_rows, "body")
     return TicketDetail(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from phidesk.tickets.models import Status
+from phidesk.tickets.choices import Status
 
 S = Status
 TRANSITIONS: dict[str, frozenset[str]] = {

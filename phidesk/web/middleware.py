@@ -39,7 +39,9 @@ class ActorMiddleware:
 
     def process_exception(self, request: HttpRequest, exc: Exception) -> HttpResponse | None:
         if isinstance(exc, DomainError) and not request.path.startswith("/api/"):
-            template = "web/partials/error.html" if request.headers.get("HX-Request") else "web/error.html"
+            template = (
+                "web/partials/error.html" if request.headers.get("HX-Request") else "web/error.html"
+            )
             return render(request, template, {"error": exc}, status=exc.status)
         return None
 
@@ -69,7 +71,12 @@ class SecurityHeadersMiddleware:
         response = self.get_response(request)
         if request.path.startswith("/api/v1/docs"):
             # The OpenAPI docs page loads its own scripts from the package's static files.
-            response.setdefault("Content-Security-Policy", CSP.replace("script-src 'self'", "script-src 'self' 'unsafe-inline'").replace("style-src 'self'", "style-src 'self' 'unsafe-inline'"))
+            response.setdefault(
+                "Content-Security-Policy",
+                CSP.replace("script-src 'self'", "script-src 'self' 'unsafe-inline'").replace(
+                    "style-src 'self'", "style-src 'self' 'unsafe-inline'"
+                ),
+            )
         else:
             response.setdefault("Content-Security-Policy", CSP)
         if not request.path.startswith("/static/"):

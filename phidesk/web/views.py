@@ -15,12 +15,12 @@ from phidesk.access.declare import authenticated_only, governed_by, public
 from phidesk.core.actor import Actor
 from phidesk.core.errors import DomainError, InvalidInput
 from phidesk.tickets import selectors, services
-from phidesk.tickets.models import Category, Priority, Status
+from phidesk.tickets.choices import Category, Priority, Status
 from phidesk.web.context import desk as desk_context
 
 
 def _actor(request: HttpRequest) -> Actor:
-    return request.actor  # type: ignore[attr-defined,no-any-return]
+    return request.actor  # type: ignore[attr-defined]
 
 
 def _is_htmx(request: HttpRequest) -> bool:
@@ -92,17 +92,28 @@ def portal(request: HttpRequest) -> HttpResponse:
 def ticket_new(request: HttpRequest) -> HttpResponse:
     actor = _actor(request)
     queues = selectors.queue_list(actor=actor, purpose="intake")
-    form: dict[str, str] = {
-        "queue": queues[0].slug if queues else "",
+    # Preselect a general queue: most requests are not about a patient's record.
+    default_queue = next((q for q in queues if not q.restricted_phi), queues[0] if queues else None)
+    form: dict[str, Any] = {
+        "queue": default_queue.slug if default_queue else "",
         "category": Category.OTHER,
         "priority": Priority.P3,
     }
     error: DomainError | None = None
     if request.method == "POST":
-        form = {k: request.POST.get(k, "") for k in (
-            "queue", "title", "description", "category", "priority",
-            "patient_mrn", "patient_name", "patient_dob",
-        )}
+        form = {
+            k: request.POST.get(k, "")
+            for k in (
+                "queue",
+                "title",
+                "description",
+                "category",
+                "priority",
+                "patient_mrn",
+                "patient_name",
+                "patient_dob",
+            )
+        }
         try:
             detail = services.ticket_create(actor=actor, data=services.NewTicket(**form))
         except InvalidInput as exc:
@@ -242,27 +253,39 @@ def ticket_reveal(request: HttpRequest, key: str) -> HttpResponse:
         actor=_actor(request), key=key, reason=request.POST.get("reason", "")
     )
     context = {"t": detail}
-    return page_or_partial(request, "web/ticket_revealed.html", "web/partials/patient.html", context)
+    return page_or_partial(
+        request, "web/ticket_revealed.html", "web/partials/patient.html", context
+    )
 
 
 # --- Error pages (never a stack trace, never a 500 for bad input) -------------
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return render(request, "web/error.html", {"error": {"status": 404, "message": "Not found."}}, status=404)
+    return render(
+        request, "web/error.html", {"error": {"status": 404, "message": "Not found."}}, status=404
+    )
 
 
 def forbidden(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     return render(
-        request, "web/error.html", {"error": {"status": 403, "message": "You are not allowed to do this."}}, status=403
+        request,
+        "web/error.html",
+        {"error": {"status": 403, "message": "You are not allowed to do this."}},
+        status=403,
     )
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return render(request, "web/error.html", {"error": {"status": 400, "message": "Bad request."}}, status=400)
+    return render(
+        request, "web/error.html", {"error": {"status": 400, "message": "Bad request."}}, status=400
+    )
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
     return render(
-        request, "web/error.html", {"error": {"status": 500, "message": "Something went wrong on our side."}}, status=500
+        request,
+        "web/error.html",
+        {"error": {"status": 500, "message": "Something went wrong on our side."}},
+        status=500,
     )

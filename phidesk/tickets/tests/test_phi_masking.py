@@ -83,3 +83,15 @@ def test_phi_never_reaches_audit_events_or_logs(hospital: Tenant, caplog):
     for value in ("00123456", "Maria", "1948-03-14"):
         assert value not in str(dumped)
         assert value not in caplog.text
+
+
+def test_requester_does_not_see_the_desks_reveal_history(hospital: Tenant):
+    key = hospital.file(queue="restricted", **PATIENT)
+    services.ticket_reveal_phi(
+        actor=hospital.actor("phi_agent"), key=key, reason="Fixing chart access for Dr Lee"
+    )
+    requester_view = selectors.ticket_get(actor=hospital.actor("requester"), key=key)
+    assert "phi_revealed" not in [e.kind for e in requester_view.events]
+    assert "Fixing chart access" not in repr(requester_view)
+    agent_view = selectors.ticket_get(actor=hospital.actor("phi_agent"), key=key)
+    assert "phi_revealed" in [e.kind for e in agent_view.events]

@@ -79,8 +79,11 @@ def initials(name: str) -> str:
 
 
 @register.filter
-def open_total(queues: Iterable[tuple[Any, int]]) -> int:
-    return sum(count for _queue, count in queues or ())
+def open_total(queues: Iterable[tuple[Any, int]] | None) -> int:
+    total = 0
+    for _queue, count in queues or ():
+        total += int(count)
+    return total
 
 
 @register.filter
