@@ -62,7 +62,11 @@ def test_check_deploy_is_clean_under_production_settings(tmp_path):
     """Django's deploy checks all pass; the one warning left is ours, on purpose: a
     production install should keep its root key in an HSM or KMS, not a local file."""
     result = run_manage(
-        {**PROD, "PHIDESK_VAR_DIR": str(tmp_path)}, "check", "--deploy", "--fail-level", "ERROR"
+        {**PROD, "PHIDESK_VAR_DIR": str(tmp_path), "DATABASE_URL": f"sqlite:///{tmp_path}/db"},
+        "check",
+        "--deploy",
+        "--fail-level",
+        "ERROR",
     )
     assert result.returncode == 0, result.stdout + result.stderr
     output = result.stdout + result.stderr
