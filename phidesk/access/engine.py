@@ -52,6 +52,12 @@ def decide(actor: Actor, action: str, resource: Any = None) -> Decision:
     return Decision(False, "; ".join(dict.fromkeys(failures)), None, hide)
 
 
+def may_attempt(actor: Actor, action: str) -> bool:
+    """Whether any rule could allow `action` for this actor (to show or hide a control;
+    the decision on a concrete resource is still `decide`)."""
+    return scope_filter(actor, action) is not None
+
+
 def scope_filter(actor: Actor, action: str) -> Q | None:
     """A filter selecting exactly the rows `decide` would allow, or None for none at all."""
     combined: Q | None = None

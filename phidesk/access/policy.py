@@ -171,6 +171,15 @@ RULES: tuple[Rule, ...] = (
         "audit:read",
         False,
     ),
+    # Exporting audit events (CSV/JSONL) is a separate, audited act.
+    Rule(
+        "audit.export/privacy",
+        "audit.export",
+        frozenset({Role.PRIVACY_OFFICER, Role.AUDITOR}),
+        (),
+        "audit:read",
+        False,
+    ),
 )
 
 TOKEN_SCOPES = ("tickets:read", "tickets:write", "phi:reveal", "audit:read", "admin")

@@ -6,11 +6,12 @@ from dataclasses import asdict
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
-from ninja import NinjaAPI, Query, Schema, Status
+from ninja import Field, NinjaAPI, Query, Schema, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import HttpBearer, SessionAuth
 
 from phidesk.access.declare import authenticated_only, governed_by
+from phidesk.api.audit import audit_router
 from phidesk.api.schemas import (
     AssignIn,
     ErrorOut,
@@ -182,6 +183,30 @@ def ticket_list(request: HttpRequest, params: Query[TicketQuery]) -> dict[str, A
     }
 
 
+class PatientSearchIn(Schema):
+    mrn: str = Field(..., min_length=1, max_length=40, description="The patient's MRN, exact match")
+    cursor: str | None = None
+    limit: int = 25
+
+
+@api.post("/tickets/by-patient", response={200: TicketPageOut, **ERRORS}, tags=["tickets"])
+@governed_by("ticket.phi_reveal")
+def ticket_search_by_patient(request: HttpRequest, payload: PatientSearchIn) -> dict[str, Any]:
+    """Tickets about one patient, by exact MRN through the blind index. A POST so the
+    MRN never lands in a URL, a proxy log or browser history."""
+    page = selectors.ticket_list(
+        actor=_actor(request),
+        filters=selectors.TicketFilters(patient_mrn=payload.mrn, open_only=False),
+        cursor=payload.cursor,
+        limit=payload.limit,
+    )
+    return {
+        "items": [asdict(r) for r in page.rows],
+        "total": page.total,
+        "next_cursor": page.next_cursor,
+    }
+
+
 @api.post("/tickets", response={201: TicketOut, **ERRORS}, tags=["tickets"])
 @governed_by("ticket.create")
 def ticket_create(request: HttpRequest, payload: TicketIn) -> Status:
@@ -251,3 +276,6 @@ def queue_list(request: HttpRequest, purpose: str = "work") -> list[dict[str, An
     if purpose not in ("work", "intake"):
         raise DomainError("purpose must be work or intake")
     return [asdict(q) for q in selectors.queue_list(actor=_actor(request), purpose=purpose)]
+
+
+api.add_router("/audit", audit_router(api.auth))

@@ -15,7 +15,22 @@ class AppendOnlyError(RuntimeError):
     pass
 
 
-class AuditEvent(models.Model):
+class AppendOnly(models.Model):
+    """Rows that are written once: the ORM refuses changes (the database does too)."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AppendOnlyError(f"{type(self).__name__} rows cannot be changed")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise AppendOnlyError(f"{type(self).__name__} rows cannot be deleted")
+
+
+class AuditEvent(AppendOnly):
     """One recorded access or change. Append-only: the database refuses UPDATE and DELETE.
 
     `seq` is gapless and assigned under a lock together with `prev_hash`, so the
@@ -25,13 +40,13 @@ class AuditEvent(models.Model):
 
     seq = models.BigIntegerField(primary_key=True)
     occurred_at = models.DateTimeField()
-    organization_id = models.BigIntegerField(null=True, db_index=True)
-    actor_user_id = models.BigIntegerField(null=True, db_index=True)
+    organization_id = models.BigIntegerField(null=True)
+    actor_user_id = models.BigIntegerField(null=True)
     actor_token_id = models.BigIntegerField(null=True)
     actor_session = models.CharField(max_length=64, blank=True, default="")
-    action = models.CharField(max_length=64, db_index=True)
+    action = models.CharField(max_length=64)
     resource_type = models.CharField(max_length=64, blank=True, default="")
-    resource_id = models.CharField(max_length=64, blank=True, default="", db_index=True)
+    resource_id = models.CharField(max_length=64, blank=True, default="")
     outcome = models.CharField(max_length=8, choices=Outcome.choices)
     reason = models.CharField(max_length=500, blank=True, default="")
     ip = models.GenericIPAddressField(null=True, blank=True)
@@ -39,19 +54,75 @@ class AuditEvent(models.Model):
     device_id = models.CharField(max_length=64, blank=True, default="")
     detail = models.JSONField(default=dict, blank=True)
     prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64, unique=True)
+    hash = models.CharField(max_length=64)
 
     class Meta:
         ordering = ["seq"]
-        indexes = [models.Index(fields=["organization_id", "occurred_at"])]
+        # Search always filters by tenant and pages by seq: tenant-first indexes, no more
+        # than searches use (every index is paid for on each append, under the lock).
+        indexes = [
+            models.Index(fields=["organization_id", "occurred_at"]),
+            models.Index(fields=["organization_id", "seq"], name="audit_event_org_seq"),
+            models.Index(
+                fields=["organization_id", "actor_user_id", "seq"], name="audit_event_org_user"
+            ),
+            models.Index(
+                fields=["organization_id", "resource_type", "resource_id", "seq"],
+                name="audit_event_org_resource",
+            ),
+            models.Index(
+                fields=["organization_id", "action", "seq"], name="audit_event_org_action"
+            ),
+            models.Index(
+                fields=["organization_id", "seq"],
+                condition=~models.Q(outcome="allowed"),
+                name="audit_event_org_not_allowed",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.action} {self.outcome}"
 
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding:
-            raise AppendOnlyError("audit events cannot be changed")
-        super().save(*args, **kwargs)
 
-    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
-        raise AppendOnlyError("audit events cannot be deleted")
+class Checkpoint(AppendOnly):
+    """A signed tree head: "the first `tree_size` events have Merkle root `root_hash`".
+
+    `note` is the C2SP signed note (tlog-checkpoint body + Ed25519 signature line); the
+    same bytes go to the WORM store. `frontier` is the compact range at `tree_size` (hex
+    subtree hashes), so the next checkpoint only hashes the events added since. It is not
+    trusted on its own: verification recomputes the root from it.
+    """
+
+    tree_size = models.BigIntegerField(primary_key=True)
+    root_hash = models.CharField(max_length=64)
+    note = models.TextField()
+    key_id = models.CharField(max_length=8)
+    frontier = models.JSONField(default=list)
+    signed_at = models.DateTimeField()
+    trigger = models.CharField(max_length=16)
+
+    class Meta:
+        ordering = ["tree_size"]
+
+    def __str__(self) -> str:
+        return f"checkpoint {self.tree_size}"
+
+
+class MerkleTile(AppendOnly):
+    """The hash of an aligned perfect subtree of 2**level events (level 8, 16, 24...).
+
+    Kept when checkpoints are made so an inclusion proof needs a few hundred hashes
+    instead of the whole log. Derived data: a wrong tile only makes a proof fail.
+    """
+
+    level = models.PositiveSmallIntegerField()
+    index = models.BigIntegerField()
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["level", "index"], name="audit_tile_level_index")
+        ]
+
+    def __str__(self) -> str:
+        return f"tile {self.level}/{self.index}"

@@ -81,6 +81,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "phidesk.web.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -248,6 +249,38 @@ if not 0 <= PHIDESK_KEY_CACHE_SECONDS <= 300:
 PHIDESK_KEK_MAX_AGE_DAYS = env_int("PHIDESK_KEK_MAX_AGE_DAYS", 365)
 if PHIDESK_KEK_MAX_AGE_DAYS < 1:
     raise ConfigError("PHIDESK_KEK_MAX_AGE_DAYS must be at least 1")
+
+# Audit trail (phidesk.audit, docs/audit.md). Events are kept at least 6 years (HIPAA);
+# checkpoints are signed every <= 60 s or <= 10,000 events and written to a WORM store.
+PHIDESK_AUDIT_RETENTION_DAYS = env_int("PHIDESK_AUDIT_RETENTION_DAYS", 2192)
+if PHIDESK_AUDIT_RETENTION_DAYS < 2192:
+    raise ConfigError(
+        f"PHIDESK_AUDIT_RETENTION_DAYS is {PHIDESK_AUDIT_RETENTION_DAYS}; audit events must be "
+        "kept at least 2192 days (6 years)"
+    )
+PHIDESK_AUDIT_ORIGIN = (
+    env_str("PHIDESK_AUDIT_ORIGIN", "phidesk.local/audit") or "phidesk.local/audit"
+)
+PHIDESK_AUDIT_WORM_DIR = Path(
+    env_str("PHIDESK_AUDIT_WORM_DIR", "") or VAR_DIR / "audit-checkpoints"
+)
+PHIDESK_AUDIT_SIGNING_KEY_FILE = Path(
+    env_str("PHIDESK_AUDIT_SIGNING_KEY_FILE", "") or VAR_DIR / "audit-signing.key"
+)
+PHIDESK_AUDIT_TRUSTED_KEYS = env_list("PHIDESK_AUDIT_TRUSTED_KEYS", [])
+PHIDESK_AUDIT_CHECKPOINT_SECONDS = env_int("PHIDESK_AUDIT_CHECKPOINT_SECONDS", 60)
+PHIDESK_AUDIT_CHECKPOINT_EVENTS = env_int("PHIDESK_AUDIT_CHECKPOINT_EVENTS", 10_000)
+if not 1 <= PHIDESK_AUDIT_CHECKPOINT_SECONDS <= 60:
+    raise ConfigError("PHIDESK_AUDIT_CHECKPOINT_SECONDS must be 1 to 60")
+if not 1 <= PHIDESK_AUDIT_CHECKPOINT_EVENTS <= 10_000:
+    raise ConfigError("PHIDESK_AUDIT_CHECKPOINT_EVENTS must be 1 to 10000")
+# thread: one background thread per process; inline: after commit, in the request; off:
+# only `phidesk audit checkpoint [--every 60]` (the default in tests).
+PHIDESK_AUDIT_CHECKPOINT_MODE = (
+    env_str("PHIDESK_AUDIT_CHECKPOINT_MODE", "off" if TESTING else "thread") or "thread"
+)
+if PHIDESK_AUDIT_CHECKPOINT_MODE not in ("thread", "inline", "off"):
+    raise ConfigError("PHIDESK_AUDIT_CHECKPOINT_MODE must be thread, inline or off")
 
 # Logs never carry request bodies; see docs/threat-model.md.
 LOGGING = {

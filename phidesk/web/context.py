@@ -4,6 +4,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from phidesk.access.engine import may_attempt
 from phidesk.access.policy import DESK_STAFF
 
 
@@ -12,4 +13,5 @@ def desk(request: HttpRequest) -> dict[str, Any]:
     return {
         "actor": actor,
         "is_desk_staff": bool(actor and actor.roles & DESK_STAFF),
+        "can_search_patients": bool(actor and may_attempt(actor, "ticket.phi_reveal")),
     }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
@@ -44,6 +46,31 @@ class ActorMiddleware:
             )
             return render(request, template, {"error": exc}, status=exc.status)
         return None
+
+
+request_log = logging.getLogger("phidesk.request")
+
+
+class RequestLogMiddleware:
+    """One line per request: method, path, status, time, user id. Never the query string
+    or the body, where people type patient details; never a session key or a token."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
+        response = self.get_response(request)
+        actor = getattr(request, "actor", None)
+        request_log.info(
+            "%s %s %s %.1fms user=%s",
+            request.method,
+            request.path,
+            response.status_code,
+            (time.perf_counter() - started) * 1000,
+            actor.user_id if actor else "-",
+        )
+        return response
 
 
 CSP = "; ".join(

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from phidesk.web import views
+from phidesk.web import audit_views, views
 
 app_name = "web"
 
@@ -10,6 +10,7 @@ urlpatterns = [
     path("portal/", views.portal, name="portal"),
     path("portal/new/", views.ticket_new, name="ticket_new"),
     path("desk/", views.desk, name="desk"),
+    path("desk/patient/", views.patient_search, name="patient_search"),
     path("t/<str:key>/", views.ticket_detail, name="ticket_detail"),
     path("t/<str:key>/reply", views.ticket_reply, name="ticket_reply"),
     path("t/<str:key>/note", views.ticket_note, name="ticket_note"),
@@ -17,4 +18,6 @@ urlpatterns = [
     path("t/<str:key>/transition", views.ticket_transition, name="ticket_transition"),
     path("t/<str:key>/edit", views.ticket_edit, name="ticket_edit"),
     path("t/<str:key>/reveal", views.ticket_reveal, name="ticket_reveal"),
+    path("audit/", audit_views.audit_search, name="audit_search"),
+    path("audit/export.<str:fmt>", audit_views.audit_export, name="audit_export"),
 ]

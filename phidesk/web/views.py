@@ -152,6 +152,24 @@ def desk(request: HttpRequest) -> HttpResponse:
     )
 
 
+@governed_by("ticket.phi_reveal")
+@login_required
+def patient_search(request: HttpRequest) -> HttpResponse:
+    """Tickets about one patient, by exact MRN. POST only, so the MRN stays out of URLs,
+    server logs and browser history; the search is audited without the MRN."""
+    context: dict[str, Any] = {"filters": selectors.TicketFilters(), "mode": "desk", **CHOICES}
+    if request.method == "POST":
+        mrn = request.POST.get("mrn", "").strip()
+        if not mrn:
+            raise InvalidInput("give the MRN to search for", field="mrn")
+        context["page"] = selectors.ticket_list(
+            actor=_actor(request),
+            filters=selectors.TicketFilters(patient_mrn=mrn),
+            limit=selectors.MAX_PAGE,
+        )
+    return render(request, "web/patient_search.html", context)
+
+
 def _detail_context(request: HttpRequest, detail: Any) -> dict[str, Any]:
     actor = _actor(request)
     context: dict[str, Any] = {"t": detail, **CHOICES}

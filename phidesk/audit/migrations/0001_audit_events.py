@@ -4,37 +4,49 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='AuditEvent',
+            name="AuditEvent",
             fields=[
-                ('seq', models.BigIntegerField(primary_key=True, serialize=False)),
-                ('occurred_at', models.DateTimeField()),
-                ('organization_id', models.BigIntegerField(db_index=True, null=True)),
-                ('actor_user_id', models.BigIntegerField(db_index=True, null=True)),
-                ('actor_token_id', models.BigIntegerField(null=True)),
-                ('actor_session', models.CharField(blank=True, default='', max_length=64)),
-                ('action', models.CharField(db_index=True, max_length=64)),
-                ('resource_type', models.CharField(blank=True, default='', max_length=64)),
-                ('resource_id', models.CharField(blank=True, db_index=True, default='', max_length=64)),
-                ('outcome', models.CharField(choices=[('allowed', 'Allowed'), ('denied', 'Denied'), ('error', 'Error')], max_length=8)),
-                ('reason', models.CharField(blank=True, default='', max_length=500)),
-                ('ip', models.GenericIPAddressField(blank=True, null=True)),
-                ('user_agent', models.CharField(blank=True, default='', max_length=300)),
-                ('device_id', models.CharField(blank=True, default='', max_length=64)),
-                ('detail', models.JSONField(blank=True, default=dict)),
-                ('prev_hash', models.CharField(max_length=64)),
-                ('hash', models.CharField(max_length=64, unique=True)),
+                ("seq", models.BigIntegerField(primary_key=True, serialize=False)),
+                ("occurred_at", models.DateTimeField()),
+                ("organization_id", models.BigIntegerField(db_index=True, null=True)),
+                ("actor_user_id", models.BigIntegerField(db_index=True, null=True)),
+                ("actor_token_id", models.BigIntegerField(null=True)),
+                ("actor_session", models.CharField(blank=True, default="", max_length=64)),
+                ("action", models.CharField(db_index=True, max_length=64)),
+                ("resource_type", models.CharField(blank=True, default="", max_length=64)),
+                (
+                    "resource_id",
+                    models.CharField(blank=True, db_index=True, default="", max_length=64),
+                ),
+                (
+                    "outcome",
+                    models.CharField(
+                        choices=[("allowed", "Allowed"), ("denied", "Denied"), ("error", "Error")],
+                        max_length=8,
+                    ),
+                ),
+                ("reason", models.CharField(blank=True, default="", max_length=500)),
+                ("ip", models.GenericIPAddressField(blank=True, null=True)),
+                ("user_agent", models.CharField(blank=True, default="", max_length=300)),
+                ("device_id", models.CharField(blank=True, default="", max_length=64)),
+                ("detail", models.JSONField(blank=True, default=dict)),
+                ("prev_hash", models.CharField(max_length=64)),
+                ("hash", models.CharField(max_length=64, unique=True)),
             ],
             options={
-                'ordering': ['seq'],
-                'indexes': [models.Index(fields=['organization_id', 'occurred_at'], name='audit_audit_organiz_950f33_idx')],
+                "ordering": ["seq"],
+                "indexes": [
+                    models.Index(
+                        fields=["organization_id", "occurred_at"],
+                        name="audit_audit_organiz_950f33_idx",
+                    )
+                ],
             },
         ),
     ]

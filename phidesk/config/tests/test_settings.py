@@ -18,7 +18,15 @@ def run_manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[s
         k: v
         for k, v in os.environ.items()
         if not k.startswith(
-            ("PHIDESK_", "DATABASE_URL", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "PYTEST")
+            (
+                "PHIDESK_",
+                "DATABASE_URL",
+                "SECRET_KEY",
+                "DEBUG",
+                "ALLOWED_HOSTS",
+                "PYTEST",
+                "DJANGO_",
+            )
         )
     }
     return subprocess.run(

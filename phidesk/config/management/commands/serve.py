@@ -47,5 +47,7 @@ class Command(BaseCommand):
             proxy_headers=False,
             server_header=False,
             log_level="info",
+            # Access lines carry query strings (search text); ours do not.
+            access_log=False,
             lifespan="off",
         )
