@@ -268,6 +268,8 @@ PHIDESK_AUDIT_SIGNING_KEY_FILE = Path(
     env_str("PHIDESK_AUDIT_SIGNING_KEY_FILE", "") or VAR_DIR / "audit-signing.key"
 )
 PHIDESK_AUDIT_TRUSTED_KEYS = env_list("PHIDESK_AUDIT_TRUSTED_KEYS", [])
+# Audit search finds a patient's events by the same blind index tickets carry.
+PHIDESK_AUDIT_PATIENT_INDEXER = "phidesk.crypto.services.patient_index"
 PHIDESK_AUDIT_CHECKPOINT_SECONDS = env_int("PHIDESK_AUDIT_CHECKPOINT_SECONDS", 60)
 PHIDESK_AUDIT_CHECKPOINT_EVENTS = env_int("PHIDESK_AUDIT_CHECKPOINT_EVENTS", 10_000)
 if not 1 <= PHIDESK_AUDIT_CHECKPOINT_SECONDS <= 60:

@@ -24,6 +24,7 @@ from phidesk.crypto.services import reveal as _reveal
 from phidesk.identity.models import User
 from phidesk.tenancy.models import Organization
 from phidesk.tickets import workflow
+from phidesk.tickets.audit import audit_ticket
 from phidesk.tickets.models import (
     Category,
     EventKind,
@@ -390,7 +391,7 @@ def ticket_get(*, actor: Actor, key: str | int) -> TicketDetail:
     """One ticket with its conversation, patient context masked. Audited as a read."""
     with tenant_context(actor.organization_id):
         ticket = load_ticket(actor, key, "ticket.view")
-        record(actor=actor, action="ticket.view", resource_type="ticket", resource_id=ticket.pk)
+        audit_ticket(actor=actor, action="ticket.view", ticket=ticket)
         return build_detail(actor, ticket)
 
 
@@ -398,7 +399,7 @@ def ticket_get(*, actor: Actor, key: str | int) -> TicketDetail:
 def message_list(*, actor: Actor, key: str | int) -> list[MessageView]:
     with tenant_context(actor.organization_id):
         ticket = load_ticket(actor, key, "ticket.view")
-        record(actor=actor, action="message.list", resource_type="ticket", resource_id=ticket.pk)
+        audit_ticket(actor=actor, action="message.list", ticket=ticket)
         return build_detail(actor, ticket).messages
 
 

@@ -11,7 +11,6 @@ from django.db.models import F
 from phidesk.access.engine import AccessDenied, Decision, decide
 from phidesk.access.guard import audited_service, authorize
 from phidesk.access.policy import DESK_STAFF
-from phidesk.audit.services import record
 from phidesk.core import clock
 from phidesk.core.actor import Actor
 from phidesk.core.errors import Conflict, InvalidInput
@@ -20,6 +19,7 @@ from phidesk.crypto.services import ShredCertificate, reveal, shred
 from phidesk.identity.models import User
 from phidesk.identity.services import actor_for_user
 from phidesk.tickets import workflow
+from phidesk.tickets.audit import audit_ticket
 from phidesk.tickets.models import (
     Category,
     EventKind,
@@ -116,11 +116,10 @@ def ticket_create(*, actor: Actor, data: NewTicket) -> TicketDetail:
         ticket.number = _next_number(actor.organization_id)
         ticket.save()
         _event(ticket, actor, EventKind.CREATED, to_status=ticket.status)
-        record(
+        audit_ticket(
             actor=actor,
             action="ticket.create",
-            resource_type="ticket",
-            resource_id=ticket.pk,
+            ticket=ticket,
             detail={
                 "queue_id": queue.pk,
                 "priority": ticket.priority,
@@ -177,11 +176,10 @@ def ticket_update(*, actor: Actor, key: str | int, changes: dict[str, Any]) -> T
             ticket.save()
             # Name the fields, never their values: patient fields are PHI.
             _event(ticket, actor, EventKind.UPDATED, detail={"fields": changed})
-            record(
+            audit_ticket(
                 actor=actor,
                 action="ticket.update",
-                resource_type="ticket",
-                resource_id=ticket.pk,
+                ticket=ticket,
                 detail={"fields": changed},
             )
         return build_detail(actor, ticket)
@@ -219,11 +217,10 @@ def ticket_assign(*, actor: Actor, key: str | int, assignee_id: int | None) -> T
             to_status=ticket.status,
             detail={"from": previous, "to": assignee_id},
         )
-        record(
+        audit_ticket(
             actor=actor,
             action="ticket.assign",
-            resource_type="ticket",
-            resource_id=ticket.pk,
+            ticket=ticket,
             detail={"from": previous, "to": assignee_id},
         )
         return build_detail(actor, ticket)
@@ -277,11 +274,10 @@ def ticket_transition(
         )
         if comment.strip():
             _add_message(ticket, actor, clean_body(comment), internal=False)
-        record(
+        audit_ticket(
             actor=actor,
             action="ticket.transition",
-            resource_type="ticket",
-            resource_id=ticket.pk,
+            ticket=ticket,
             detail={"from": from_status, "to": to_status},
         )
         return build_detail(actor, ticket)
@@ -309,11 +305,10 @@ def message_create(
         action = "message.note" if internal else "message.reply"
         ticket = load_ticket(actor, key, action)
         message = _add_message(ticket, actor, clean_body(body), internal=internal)
-        record(
+        audit_ticket(
             actor=actor,
             action="message.create",
-            resource_type="ticket",
-            resource_id=ticket.pk,
+            ticket=ticket,
             detail={"message_id": message.pk, "internal": internal},
         )
         ticket.refresh_from_db()
@@ -335,11 +330,10 @@ def ticket_reveal_phi(*, actor: Actor, key: str | int, reason: str) -> TicketDet
         ticket = load_ticket(actor, key, "ticket.phi_reveal")
         fields = [f for f in ("patient_mrn", "patient_name", "patient_dob") if getattr(ticket, f)]
         _event(ticket, actor, EventKind.PHI_REVEALED, detail={"reason": reason, "fields": fields})
-        record(
+        audit_ticket(
             actor=actor,
             action="ticket.phi_reveal",
-            resource_type="ticket",
-            resource_id=ticket.pk,
+            ticket=ticket,
             reason=reason,
             detail={"fields": fields},
         )
@@ -379,11 +373,10 @@ def ticket_shred(*, actor: Actor, key: str | int, reason: str) -> ShredCertifica
             EventKind.SHREDDED,
             detail={"reason": reason, "certificate": certificate.digest},
         )
-        record(
+        audit_ticket(
             actor=actor,
             action="ticket.shred",
-            resource_type="ticket",
-            resource_id=ticket.pk,
+            ticket=ticket,
             reason=reason,
             detail=certificate.audit_detail(),
         )

@@ -14,4 +14,5 @@ def desk(request: HttpRequest) -> dict[str, Any]:
         "actor": actor,
         "is_desk_staff": bool(actor and actor.roles & DESK_STAFF),
         "can_search_patients": bool(actor and may_attempt(actor, "ticket.phi_reveal")),
+        "can_view_audit": bool(actor and may_attempt(actor, "audit.view")),
     }

@@ -140,19 +140,25 @@ def test_bad_input_is_a_400_with_the_form(activity: Tenant):
     assert api(activity, "privacy").get("/api/v1/audit/events?outcome=maybe").status_code == 422
 
 
-def test_patient_search_waits_for_blind_indexes(activity: Tenant, settings):
-    with pytest.raises(InvalidInput, match="blind index"):
-        rows(activity, patient="00123456")
-    settings.PHIDESK_AUDIT_PATIENT_INDEXER = "phidesk.audit.tests.test_search.fake_index"
-    record(actor=activity.actor("phi_agent"), action="ticket.phi_reveal",
-           detail={"patient_index": fake_index("00123456", activity.org.pk)})  # fmt: skip
-    found = rows(activity, patient="00123456")
-    assert [r.action for r in found] == ["ticket.phi_reveal"]
+def test_access_report_for_a_patient(activity: Tenant, other_hospital: Tenant):
+    """Who touched this patient's tickets: found by blind index, never by the MRN in clear."""
+    from phidesk.tickets import selectors as ticket_selectors
+    from phidesk.tickets import services as ticket_services
+
+    key = "HD-000002"  # the activity fixture's restricted ticket with PATIENT
+    phi = activity.actor("phi_agent", ip="10.9.8.7")
+    ticket_selectors.ticket_get(actor=phi, key=key)
+    ticket_services.ticket_reveal_phi(actor=phi, key=key, reason="Fixing chart access for Dr Lee")
+    other_hospital.file(queue="restricted", **PATIENT)  # same MRN in another hospital
+    found = rows(activity, patient=" 0012 3456 ")
+    actions = [r.action for r in found]
+    assert (
+        "ticket.phi_reveal" in actions and "ticket.view" in actions and "ticket.create" in actions
+    )
+    staff = {u.pk for u in activity.users.values()}
+    assert {r.actor_user_id for r in found} <= staff  # nothing from the other hospital
     assert "00123456" not in json.dumps(last("audit.search").detail)
-
-
-def fake_index(patient: str, organization_id: int) -> str:
-    return f"bidx-{organization_id}-{len(patient)}"
+    assert rows(activity, patient="00999999") == []
 
 
 def test_paging_goes_back_in_time(activity: Tenant):
@@ -213,3 +219,10 @@ def test_proofs_of_another_tenants_events_are_404(activity: Tenant, other_hospit
     assert api(activity, "auditor").get(f"/api/v1/audit/events/{theirs}/proof").status_code == 404
     with pytest.raises(NotFound):
         audit_event_proof(actor=activity.actor("agent"), seq=theirs)
+
+
+def test_audit_log_link_shows_for_privacy_and_auditors_only(activity: Tenant):
+    for who in ("privacy", "auditor"):
+        assert 'href="/audit/"' in web(activity, who).get("/portal/").content.decode()
+    for who in ("agent", "phi_agent", "requester", "admin"):
+        assert 'href="/audit/"' not in web(activity, who).get("/portal/").content.decode()

@@ -43,7 +43,10 @@ def test_reveal_needs_a_reason_and_is_audited_with_it(hospital: Tenant):
     event = AuditEvent.objects.get(action="ticket.phi_reveal")
     assert event.reason == "Fixing chart access for Dr Lee"
     assert event.ip == "10.1.2.3"
-    assert event.detail == {"fields": ["patient_mrn", "patient_name", "patient_dob"]}
+    assert event.detail["fields"] == ["patient_mrn", "patient_name", "patient_dob"]
+    # The patient is named by blind index (for "who saw this patient"), never by MRN.
+    assert len(event.detail["patient_index"]) == 64
+    assert set(event.detail) == {"fields", "patient_index"}
     # The reveal is also on the ticket's own history, for the team to see.
     history = selectors.ticket_get(actor=actor, key=key).events
     assert history[-1].kind == "phi_revealed"

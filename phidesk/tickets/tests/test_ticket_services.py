@@ -160,7 +160,7 @@ def test_patient_fields_need_phi_edit(hospital: Tenant):
         actor=hospital.actor("phi_agent"), key=key, changes={"patient_mrn": "00999999"}
     )
     update = events("ticket.update")[-1]
-    assert update.detail == {"fields": ["patient_mrn"]}
+    assert update.detail["fields"] == ["patient_mrn"]
     assert "00999999" not in str(update.detail)
 
 
