@@ -160,6 +160,9 @@ RULES: tuple[Rule, ...] = (
         (),
         "admin",
     ),
+    # Keys: administrators see their organization's key state and may rotate its KEK.
+    Rule("keys.view/admin", "keys.view", frozenset({Role.ADMIN}), (), "admin", False),
+    Rule("keys.rotate/admin", "keys.rotate", frozenset({Role.ADMIN}), (), "admin", False),
     # Directory and tokens.
     Rule("user.list/admin", "user.list", frozenset({Role.ADMIN}), (), "admin", False),
     Rule("token.manage/admin", "token.manage", frozenset({Role.ADMIN}), (), "admin", False),

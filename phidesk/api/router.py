@@ -11,6 +11,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import HttpBearer, SessionAuth
 
 from phidesk.access.declare import authenticated_only, governed_by
+from phidesk.administration.selectors import key_overview
 from phidesk.api.audit import audit_router
 from phidesk.api.schemas import (
     AssignIn,
@@ -268,6 +269,13 @@ def message_create(request: HttpRequest, key: str, payload: MessageIn) -> Status
         actor=_actor(request), key=key, body=payload.body, internal=payload.internal
     )
     return Status(201, _ticket_out(detail))
+
+
+@api.get("/admin/keys", response={200: dict, **ERRORS}, tags=["administration"])
+@governed_by("keys.view")
+def keys_status(request: HttpRequest) -> dict[str, Any]:
+    """Key provider, health, FIPS mode and the organization's key versions and ages."""
+    return asdict(key_overview(actor=_actor(request)))
 
 
 @api.get("/queues", response={200: list[QueueOut], **ERRORS}, tags=["queues"])

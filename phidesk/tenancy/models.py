@@ -23,3 +23,8 @@ class Organization(TimeStamped):
 
     def __str__(self) -> str:
         return self.slug
+
+    @property
+    def organization_id(self) -> int:
+        """An organization is its own tenant (so access decisions treat it like any row)."""
+        return int(self.pk)

@@ -15,4 +15,5 @@ def desk(request: HttpRequest) -> dict[str, Any]:
         "is_desk_staff": bool(actor and actor.roles & DESK_STAFF),
         "can_search_patients": bool(actor and may_attempt(actor, "ticket.phi_reveal")),
         "can_view_audit": bool(actor and may_attempt(actor, "audit.view")),
+        "can_view_keys": bool(actor and may_attempt(actor, "keys.view")),
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -12,6 +13,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from phidesk.access.declare import authenticated_only, governed_by, public
+from phidesk.administration import services as admin_services
+from phidesk.administration.selectors import key_overview
 from phidesk.core.actor import Actor
 from phidesk.core.errors import DomainError, InvalidInput
 from phidesk.tickets import selectors, services
@@ -168,6 +171,27 @@ def patient_search(request: HttpRequest) -> HttpResponse:
             limit=selectors.MAX_PAGE,
         )
     return render(request, "web/patient_search.html", context)
+
+
+@governed_by("keys.view")
+@login_required
+@require_GET
+def keys_page(request: HttpRequest) -> HttpResponse:
+    """Encryption keys of the organization: provider health, versions and their ages."""
+    status = key_overview(actor=_actor(request))
+    return render(request, "web/keys.html", {"status": status})
+
+
+@governed_by("keys.rotate")
+@login_required
+@require_POST
+def keys_rotate(request: HttpRequest) -> HttpResponse:
+    result = admin_services.keys_rotate(actor=_actor(request))
+    messages.success(
+        request,
+        f"New key version v{result.new_version}; {result.rewrapped} data keys rewrapped.",
+    )
+    return redirect("web:keys")
 
 
 def _detail_context(request: HttpRequest, detail: Any) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from phidesk.audit.services import record
 from phidesk.crypto import rotation
 from phidesk.crypto.errors import CryptoError
 from phidesk.tenancy.models import Organization
@@ -137,6 +138,19 @@ class Command(BaseCommand):
                     progress=tick,
                 )
                 progress.update(task, completed=result.rewrapped, total=result.rewrapped or 1)
+                record(
+                    actor=None,
+                    organization_id=org.pk,
+                    action="keys.rotate",
+                    resource_type="organization",
+                    resource_id=org.pk,
+                    reason="operator CLI",
+                    detail={
+                        "old_version": result.old_version,
+                        "new_version": result.new_version,
+                        "rewrapped": result.rewrapped,
+                    },
+                )
                 rate = result.rewrapped / result.seconds if result.seconds else 0.0
                 old = f"v{result.old_version}" if result.old_version else "-"
                 progress.console.print(
@@ -162,6 +176,19 @@ class Command(BaseCommand):
                 progress=tick,
                 limit=options.get("limit"),
             )
+        record(
+            actor=None,
+            organization_id=org_id,
+            action="keys.reencrypt",
+            resource_type="organization" if org_id else "",
+            resource_id=org_id or "",
+            reason="operator CLI",
+            detail={
+                "records": result.records,
+                "sealed_from_clear": result.legacy_rows,
+                "failed": result.failed_rows,
+            },
+        )
         console.print(
             f"{result.records} records re-encrypted, {result.legacy_rows} rows sealed "
             f"from clear, {result.retired_keys_deleted} retired data keys deleted"
