@@ -250,9 +250,10 @@ def new_data_key(organization_id: int, owner_type: str, owner_uuid: uuid.UUID) -
     return OpenKey(dk.pk, raw)
 
 
-def current_data_key(organization_id: int, owner_type: str, owner_uuid: uuid.UUID) -> OpenKey:
-    """The record's active data key, created on its first sealed value."""
-    dk = (
+def _active_data_key(
+    organization_id: int, owner_type: str, owner_uuid: uuid.UUID
+) -> DataKey | None:
+    return (
         DataKey.unscoped.select_related("kek")
         .filter(
             organization_id=organization_id,
@@ -263,22 +264,17 @@ def current_data_key(organization_id: int, owner_type: str, owner_uuid: uuid.UUI
         .order_by("-generation")
         .first()
     )
+
+
+def current_data_key(organization_id: int, owner_type: str, owner_uuid: uuid.UUID) -> OpenKey:
+    """The record's active data key, created on its first sealed value."""
+    dk = _active_data_key(organization_id, owner_type, owner_uuid)
     if dk is not None:
         return OpenKey(dk.pk, unwrap_data_key(dk))
     try:
         return new_data_key(organization_id, owner_type, owner_uuid)
     except IntegrityError:  # a concurrent writer created it: use theirs
-        dk = (
-            DataKey.unscoped.select_related("kek")
-            .filter(
-                organization_id=organization_id,
-                owner_type=owner_type,
-                owner_uuid=owner_uuid,
-                state=KeyState.ACTIVE,
-            )
-            .order_by("-generation")
-            .first()
-        )
+        dk = _active_data_key(organization_id, owner_type, owner_uuid)
         if dk is None:
             raise
         return OpenKey(dk.pk, unwrap_data_key(dk))
