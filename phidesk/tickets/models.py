@@ -52,7 +52,8 @@ class Ticket(TenantOwned):
     number = models.PositiveIntegerField()
     queue = models.ForeignKey(Queue, on_delete=models.PROTECT, related_name="tickets")
     title = models.CharField(max_length=200)
-    description = models.TextField(blank=True, default="")
+    # Free text from the requester: it may name a patient despite the form's advice.
+    description = PHIField(kind="text")
     category = models.CharField(max_length=32, choices=Category.choices, default=Category.OTHER)
     priority = models.CharField(max_length=2, choices=Priority.choices, default=Priority.P3)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW)

@@ -184,7 +184,8 @@ def _apply_filters(qs: QuerySet[Ticket], actor: Actor, f: TicketFilters) -> Quer
         qs = qs.filter(requester_id=int(f.requester))
     if f.text:
         number = parse_number(f.text)
-        text_q = Q(title__icontains=f.text) | Q(description__icontains=f.text)
+        # Titles and numbers only: descriptions are encrypted free text.
+        text_q = Q(title__icontains=f.text)
         if number is not None:
             text_q |= Q(number=number)
         qs = qs.filter(text_q)
@@ -302,11 +303,19 @@ _PATIENT_FIELDS = ("patient_mrn", "patient_name", "patient_dob")
 INTERNAL_EVENT_KINDS = (EventKind.NOTED, EventKind.PHI_REVEALED, EventKind.SHREDDED)
 
 
-def _patient(ticket: Ticket, *, reveal: bool) -> PatientRef:
+def _open_ticket_text(ticket: Ticket) -> dict[str, str]:
+    """Description and patient fields in clear, in one pass over the ticket's data key.
+    Opened here, in the service layer, only to show (description) or to mask or reveal
+    (patient fields); a shredded ticket reads "[destroyed]"."""
+    fields = [f for f in ("description", *_PATIENT_FIELDS) if getattr(ticket, f)]
+    clear = dict.fromkeys(("description", *_PATIENT_FIELDS), "")
+    if fields:
+        clear.update(_reveal(ticket, fields))
+    return clear
+
+
+def _patient(ticket: Ticket, clear: dict[str, str], *, reveal: bool) -> PatientRef:
     present = bool(ticket.patient_mrn or ticket.patient_name or ticket.patient_dob)
-    # Opened here, in the service layer, only to reveal or to mask; a shredded
-    # ticket reads "[destroyed]".
-    clear = _reveal(ticket, _PATIENT_FIELDS) if present else dict.fromkeys(_PATIENT_FIELDS, "")
     if reveal:
         return PatientRef(
             present=present,
@@ -355,10 +364,11 @@ def build_detail(actor: Actor, ticket: Ticket, *, reveal: bool = False) -> Ticke
         events = events.exclude(kind__in=INTERNAL_EVENT_KINDS)
     message_rows = list(messages)
     bodies = reveal_each(message_rows, "body")
+    clear = _open_ticket_text(ticket)
     return TicketDetail(
         row=_row(ticket, _prefix(actor)),
-        description=ticket.description,
-        patient=_patient(ticket, reveal=reveal),
+        description=clear["description"],
+        patient=_patient(ticket, clear, reveal=reveal),
         messages=[
             MessageView(
                 id=m.pk,

@@ -166,9 +166,9 @@ def ticket_update(*, actor: Actor, key: str | int, changes: dict[str, Any]) -> T
                     changed.append("queue")
                 continue
             cleaned = cleaners[name](value)
-            # Patient fields are stored sealed: compare with their clear value.
-            is_phi = name in PHI_UPDATABLE
-            current = reveal(ticket, [name])[name] if is_phi else getattr(ticket, name)
+            # Sealed fields (patient fields, the description): compare clear values.
+            is_sealed = name in PHI_UPDATABLE or name == "description"
+            current = reveal(ticket, [name])[name] if is_sealed else getattr(ticket, name)
             if current != cleaned:
                 setattr(ticket, name, cleaned)
                 changed.append(name)

@@ -98,3 +98,26 @@ def test_requester_does_not_see_the_desks_reveal_history(hospital: Tenant):
     assert "Fixing chart access" not in repr(requester_view)
     agent_view = selectors.ticket_get(actor=hospital.actor("phi_agent"), key=key)
     assert "phi_revealed" in [e.kind for e in agent_view.events]
+
+
+def test_descriptions_are_sealed_at_rest_and_shown_to_viewers(hospital: Tenant):
+    from django.db import connection
+
+    text = "Mrs Alvarez in bed 12 cannot be found in the EHR"
+    key = hospital.file(queue="restricted", description=text)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT description FROM tickets_ticket")
+        stored = cursor.fetchone()[0]
+    assert "Alvarez" not in stored
+    assert selectors.ticket_get(actor=hospital.actor("phi_agent"), key=key).description == text
+    # Free-text search covers titles only, so it cannot probe sealed text.
+    agent = hospital.actor("phi_agent")
+    assert (
+        selectors.ticket_list(actor=agent, filters=selectors.TicketFilters(text="Alvarez")).total
+        == 0
+    )
+    # Editing it to the same text changes nothing; to a new text, it is recorded by name only.
+    services.ticket_update(actor=agent, key=key, changes={"description": text})
+    assert AuditEvent.objects.filter(action="ticket.update").count() == 0
+    services.ticket_update(actor=agent, key=key, changes={"description": "Patient found."})
+    assert AuditEvent.objects.get(action="ticket.update").detail["fields"] == ["description"]
