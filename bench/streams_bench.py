@@ -1,6 +1,6 @@
 """Throughput of the chunked file encryption (phidesk.crypto.streams), 64 MiB in memory.
 
-    python bench/streams_bench.py
+python bench/streams_bench.py
 """
 
 from __future__ import annotations

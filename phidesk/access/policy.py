@@ -183,6 +183,16 @@ RULES: tuple[Rule, ...] = (
         "audit:read",
         False,
     ),
+    # Keeping one's own saved audit searches and their emailed notices (owner only;
+    # they hold filters, never audit data, hence the audit:read scope).
+    Rule(
+        "audit.saved_search/privacy",
+        "audit.saved_search",
+        frozenset({Role.PRIVACY_OFFICER, Role.AUDITOR}),
+        (),
+        "audit:read",
+        False,
+    ),
 )
 
 TOKEN_SCOPES = ("tickets:read", "tickets:write", "phi:reveal", "audit:read", "admin")

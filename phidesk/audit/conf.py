@@ -68,6 +68,18 @@ def patient_indexer() -> str | None:
     return str(value) if value else None
 
 
+def report_actor_loader() -> str:
+    """Dotted path of `f(user) -> Actor`: a report's owner's current roles at send time."""
+    return str(
+        getattr(settings, "PHIDESK_AUDIT_ACTOR_LOADER", "phidesk.identity.services.actor_for_user")
+    )
+
+
+def base_url() -> str:
+    """The address people open PHIdesk at; links in email notices start with it."""
+    return str(getattr(settings, "PHIDESK_BASE_URL", "https://127.0.0.1:8443")).rstrip("/")
+
+
 def export_max_rows() -> int:
     return int(getattr(settings, "PHIDESK_AUDIT_EXPORT_MAX_ROWS", 1_000_000))
 

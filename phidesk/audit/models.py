@@ -126,3 +126,51 @@ class MerkleTile(AppendOnly):
 
     def __str__(self) -> str:
         return f"tile {self.level}/{self.index}"
+
+
+class Schedule(models.TextChoices):
+    NONE = "none"
+    DAILY = "daily"
+    WEEKLY = "weekly"
+
+
+class SavedAuditSearch(models.Model):
+    """A privacy officer's or auditor's named audit search, optionally sent as a report.
+
+    Visible to its owner only (everyone else gets 404). `filters` holds the query-string
+    form of an `EventFilter` (see `EventFilter.query()`), validated through it on save and
+    on use. A patient filter is never saved (no MRN and no blind index here): saving one
+    is refused. A scheduled report sends the owner a PHI-free notice with a link;
+    `last_period_end` marks the last period handled (sent or denied), so a period is
+    reported once. Plain ids, like the events: a saved search is the owner's own setting.
+    """
+
+    organization_id = models.BigIntegerField()
+    owner_user_id = models.BigIntegerField()
+    name = models.CharField(max_length=80)
+    filters = models.JSONField(default=dict, blank=True)
+    schedule = models.CharField(max_length=8, choices=Schedule.choices, default=Schedule.NONE)
+    created_at = models.DateTimeField()
+    last_sent_at = models.DateTimeField(null=True, blank=True)
+    last_period_end = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner_user_id", "name"], name="audit_saved_search_owner_name"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["organization_id", "owner_user_id"], name="audit_saved_search_owner"
+            ),
+            models.Index(
+                fields=["schedule", "last_period_end"],
+                condition=~models.Q(schedule="none"),
+                name="audit_saved_search_due",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"saved audit search {self.pk}"

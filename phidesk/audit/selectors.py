@@ -29,7 +29,7 @@ from django.utils.module_loading import import_string
 from phidesk.audit import conf
 from phidesk.audit.chain import timestamp_text
 from phidesk.audit.merkle import ProofUnavailable, inclusion_proof
-from phidesk.audit.models import AuditEvent, Outcome
+from phidesk.audit.models import AuditEvent, Outcome, SavedAuditSearch, Schedule
 from phidesk.audit.services import record
 from phidesk.audit.signing import public_key_text
 from phidesk.audit.stream import body_of
@@ -38,7 +38,21 @@ from phidesk.core.errors import Conflict, InvalidInput, NotFound
 
 MAX_PAGE = 200
 OUTCOME_CHOICES = Outcome.choices
+SCHEDULE_CHOICES = Schedule.choices
 EXPORT_FORMATS = ("csv", "jsonl")
+# The query-string names of EventFilter's fields that a saved search may hold (no patient).
+SAVABLE_PARAMS = (
+    "user",
+    "ticket",
+    "resource_type",
+    "resource_id",
+    "action",
+    "outcome",
+    "ip",
+    "since",
+    "until",
+    "report",
+)
 _ACTION_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._-*")
 
 # Canned reports: a name and the filters it means.
@@ -200,14 +214,22 @@ class EventPage:
 _ROW_FIELDS = tuple(EventRow.__dataclass_fields__)
 
 
-def _authorize(actor: Actor, action: str) -> None:
-    """Ask the access policy; audit and answer 404 on denial."""
+def audit_decision(actor: Actor, action: str) -> tuple[bool, str]:
+    """Ask the access policy named by PHIDESK_AUDIT_AUTHORIZER; (allowed, reason).
+
+    Nothing is recorded here; a missing or failing authorizer denies.
+    """
     try:
         decide = import_string(conf.authorizer())
         decision: _Decision = decide(actor, action, None)
-        allowed, reason = bool(decision.allowed), str(decision.reason)
+        return bool(decision.allowed), str(decision.reason)
     except Exception as exc:  # a broken authorizer must deny, never allow
-        allowed, reason = False, f"authorizer failed: {type(exc).__name__}"
+        return False, f"authorizer failed: {type(exc).__name__}"
+
+
+def audit_authorize(actor: Actor, action: str) -> None:
+    """Ask the access policy; audit and answer 404 on denial."""
+    allowed, reason = audit_decision(actor, action)
     if not allowed:
         record(
             actor=actor,
@@ -225,7 +247,7 @@ def _patient_index(actor: Actor, patient: str) -> str:
     return str(import_string(indexer)(patient, actor.organization_id))
 
 
-def _queryset(actor: Actor, f: EventFilter) -> QuerySet[AuditEvent]:
+def event_queryset(actor: Actor, f: EventFilter) -> QuerySet[AuditEvent]:
     qs = AuditEvent.objects.filter(organization_id=actor.organization_id)
     if f.user_id is not None:
         qs = qs.filter(actor_user_id=f.user_id)
@@ -254,7 +276,7 @@ def _queryset(actor: Actor, f: EventFilter) -> QuerySet[AuditEvent]:
     return qs
 
 
-def _parse(filters: EventFilter | Mapping[str, str]) -> EventFilter:
+def parse_filters(filters: EventFilter | Mapping[str, str]) -> EventFilter:
     parsed = filters if isinstance(filters, EventFilter) else EventFilter.from_query(filters)
     return parsed.validate()
 
@@ -271,14 +293,14 @@ def audit_event_search(
     `filters` may be raw query text: it is parsed after the access check, so an
     outsider learns nothing from error messages.
     """
-    _authorize(actor, "audit.view")
-    filters = _parse(filters)
+    audit_authorize(actor, "audit.view")
+    filters = parse_filters(filters)
     effective = filters.effective()
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidInput(f"limit must be 1..{MAX_PAGE}", field="limit")
     if cursor is not None and not cursor.isdigit():
         raise InvalidInput("bad cursor", field="cursor")
-    qs = _queryset(actor, effective)
+    qs = event_queryset(actor, effective)
     if cursor is not None:
         qs = qs.filter(seq__lt=int(cursor))
     with transaction.atomic():
@@ -336,11 +358,11 @@ def audit_event_export(
 
     JSONL lines carry the chained fields and hashes, so each line can be re-hashed.
     """
-    _authorize(actor, "audit.export")
+    audit_authorize(actor, "audit.export")
     if fmt not in EXPORT_FORMATS:
         raise InvalidInput("format must be csv or jsonl", field="format")
-    filters = _parse(filters)
-    qs = _queryset(actor, filters.effective()).order_by("seq")
+    filters = parse_filters(filters)
+    qs = event_queryset(actor, filters.effective()).order_by("seq")
     cap = conf.export_max_rows()
     record(
         actor=actor,
@@ -387,7 +409,7 @@ class EventProof:
 
 def audit_event_proof(*, actor: Actor, seq: int) -> EventProof:
     """Prove one event of the actor's organization is in the signed log (audited)."""
-    _authorize(actor, "audit.view")
+    audit_authorize(actor, "audit.view")
     event = body_of(seq)
     if event is None or event["organization_id"] != actor.organization_id:
         raise NotFound("Not found.")
@@ -405,3 +427,55 @@ def audit_event_proof(*, actor: Actor, seq: int) -> EventProof:
         checkpoint=proof.checkpoint_note,
         public_key=public_key_text(),
     )
+
+
+# --- Saved searches ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SavedSearch:
+    """One of the actor's own saved searches; `filters` are query-string values."""
+
+    id: int
+    name: str
+    filters: dict[str, str]
+    schedule: str
+    created_at: dt.datetime
+    last_sent_at: dt.datetime | None
+
+    @property
+    def event_filter(self) -> EventFilter:
+        return EventFilter.from_query(self.filters)
+
+
+def saved_search_row(row: SavedAuditSearch) -> SavedSearch:
+    return SavedSearch(
+        id=row.pk,
+        name=row.name,
+        filters={str(k): str(v) for k, v in dict(row.filters).items()},
+        schedule=row.schedule,
+        created_at=row.created_at,
+        last_sent_at=row.last_sent_at,
+    )
+
+
+def own_saved_searches(actor: Actor) -> QuerySet[SavedAuditSearch]:
+    """The actor's own saved searches: same organization, same owner. Nobody else's."""
+    return SavedAuditSearch.objects.filter(
+        organization_id=actor.organization_id, owner_user_id=actor.user_id
+    )
+
+
+def saved_search_list(*, actor: Actor) -> list[SavedSearch]:
+    """The actor's saved searches, by name. Outsiders get 404 (audited)."""
+    audit_authorize(actor, "audit.view")
+    return [saved_search_row(row) for row in own_saved_searches(actor).order_by("name", "pk")]
+
+
+def saved_search_get(*, actor: Actor, saved_id: int) -> SavedSearch:
+    """One of the actor's own saved searches; anyone else's, or a missing one, is 404."""
+    audit_authorize(actor, "audit.view")
+    row = own_saved_searches(actor).filter(pk=saved_id).first()
+    if row is None:
+        raise NotFound("Not found.")
+    return saved_search_row(row)

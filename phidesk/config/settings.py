@@ -284,6 +284,33 @@ PHIDESK_AUDIT_CHECKPOINT_MODE = (
 if PHIDESK_AUDIT_CHECKPOINT_MODE not in ("thread", "inline", "off"):
     raise ConfigError("PHIDESK_AUDIT_CHECKPOINT_MODE must be thread, inline or off")
 
+# Email (PHI-free notices only, e.g. scheduled audit reports) and the address links in
+# them start with. With EMAIL_HOST set, mail goes out over SMTP (STARTTLS by default);
+# otherwise it is printed to the console in development, kept in memory in tests, and
+# handed to an SMTP server on localhost in production.
+EMAIL_HOST = env_str("EMAIL_HOST", "") or ""
+EMAIL_PORT = env_int("EMAIL_PORT", 587 if EMAIL_HOST else 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "") or ""
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "") or ""  # or EMAIL_HOST_PASSWORD_FILE
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", bool(EMAIL_HOST))
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "") or "PHIdesk <phidesk@localhost>"
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "") or (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST or IS_PRODUCTION
+    else "django.core.mail.backends.locmem.EmailBackend"
+    if TESTING
+    else "django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_HOST = EMAIL_HOST or "localhost"
+if EMAIL_HOST_USER and not EMAIL_USE_TLS and IS_PRODUCTION:
+    raise ConfigError("EMAIL_USE_TLS must be on when EMAIL_HOST_USER sends a password")
+PHIDESK_BASE_URL = (env_str("PHIDESK_BASE_URL", "") or "https://127.0.0.1:8443").rstrip("/")
+if not PHIDESK_BASE_URL.startswith(("https://", "http://")) or (
+    IS_PRODUCTION and not PHIDESK_BASE_URL.startswith("https://")
+):
+    raise ConfigError("PHIDESK_BASE_URL must be an https:// address (http:// outside production)")
+
 # Logs never carry request bodies; see docs/threat-model.md.
 LOGGING = {
     "version": 1,

@@ -21,5 +21,12 @@ urlpatterns = [
     path("t/<str:key>/edit", views.ticket_edit, name="ticket_edit"),
     path("t/<str:key>/reveal", views.ticket_reveal, name="ticket_reveal"),
     path("audit/", audit_views.audit_search, name="audit_search"),
+    path("audit/patient", audit_views.audit_patient_report, name="audit_patient_report"),
     path("audit/export.<str:fmt>", audit_views.audit_export, name="audit_export"),
+    path("audit/saved/", audit_views.audit_saved_create, name="audit_saved_create"),
+    path(
+        "audit/saved/<int:saved_id>/delete",
+        audit_views.audit_saved_delete,
+        name="audit_saved_delete",
+    ),
 ]

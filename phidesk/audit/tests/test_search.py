@@ -226,3 +226,26 @@ def test_audit_log_link_shows_for_privacy_and_auditors_only(activity: Tenant):
         assert 'href="/audit/"' in web(activity, who).get("/portal/").content.decode()
     for who in ("agent", "phi_agent", "requester", "admin"):
         assert 'href="/audit/"' not in web(activity, who).get("/portal/").content.decode()
+
+
+def test_patient_access_report_by_post_in_web_and_api(activity: Tenant):
+    from phidesk.tickets import selectors as ticket_selectors
+
+    ticket_selectors.ticket_get(actor=activity.actor("phi_agent"), key="HD-000002")
+    response = web(activity, "privacy").post("/audit/patient", {"mrn": "00123456"})
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "ticket.view" in html and "00123456" not in html.split("</form>")[-1]
+    assert web(activity, "privacy").post("/audit/patient", {"mrn": ""}).status_code == 400
+    assert web(activity, "agent").post("/audit/patient", {"mrn": "00123456"}).status_code == 404
+    body = (
+        api(activity, "auditor")
+        .post(
+            "/api/v1/audit/patient-report",
+            data=json.dumps({"mrn": "00123456"}),
+            content_type="application/json",
+        )
+        .json()
+    )
+    assert {"ticket.create", "ticket.view"} <= {i["action"] for i in body["items"]}
+    assert "00123456" not in json.dumps(last("audit.search").detail)

@@ -1,4 +1,5 @@
-"""`phidesk audit verify | export | checkpoint | public-key`: the operator's audit tools."""
+"""`phidesk audit verify | export | checkpoint | public-key | reports send-due`: the
+operator's audit tools."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from rich.progress import (
 
 from phidesk.audit.checkpoints import ChainBroken, checkpoint_create, worm_backfill
 from phidesk.audit.export import export_bundle
+from phidesk.audit.reports import report_send_due
 from phidesk.audit.signing import public_key_text
 from phidesk.audit.standalone_verify import NoteError, VerifierKey
 from phidesk.audit.verify import total_events, verify_log
@@ -46,7 +48,7 @@ def _progress(console: Console, quiet: bool) -> Progress:
 
 
 class Command(BaseCommand):
-    help = "Verify, export and checkpoint the tamper-evident audit log."
+    help = "Verify, export and checkpoint the tamper-evident audit log; send due reports."
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
@@ -66,6 +68,11 @@ class Command(BaseCommand):
             "--every", type=int, default=0, metavar="SECONDS", help="keep running, every N s"
         )
         sub.add_parser("public-key", help="print the verifier key to give auditors")
+        reports = sub.add_parser("reports", help="scheduled audit reports")
+        reports_sub = reports.add_subparsers(dest="reports_action", required=True)
+        reports_sub.add_parser(
+            "send-due", help="email the PHI-free notices of reports due (run it hourly)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         action = options["action"]
@@ -76,6 +83,8 @@ class Command(BaseCommand):
             self._export(options)
         elif action == "checkpoint":
             self._checkpoint(options["every"])
+        elif action == "reports":
+            self._send_due_reports()
         else:
             self.stdout.write(public_key_text())
 
@@ -149,3 +158,12 @@ class Command(BaseCommand):
             if not every:
                 return
             time.sleep(every)
+
+    def _send_due_reports(self) -> None:
+        run = report_send_due()
+        self.stdout.write(
+            f"sent {run.sent} report notice(s); refused {run.denied} (owner may no longer "
+            f"read the audit trail); {run.failed} failed"
+        )
+        if run.failed:
+            raise CommandError(f"{run.failed} report notice(s) not sent", returncode=1)
