@@ -12,6 +12,7 @@ per process (or the caller, in "inline" mode) makes it; `phidesk audit checkpoin
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import logging
 import os
@@ -208,6 +209,9 @@ def _run_inline() -> None:
         _inline_guard.release()
 
 
+_DRAIN_SECONDS = 10
+
+
 class _Worker:
     """One daemon thread per process that makes checkpoints when due or at the deadline."""
 
@@ -219,6 +223,10 @@ class _Worker:
         self._thread: threading.Thread | None = None
         self._pid = 0
         self._start_lock = threading.Lock()
+        # Held while a checkpoint is being made; at exit we wait for it, so a short-lived
+        # process (a management command) never dies between the WORM write and the commit.
+        self._busy = threading.Lock()
+        self._drain_registered = False
 
     def wake(self) -> None:
         with self._start_lock:
@@ -230,7 +238,14 @@ class _Worker:
                     target=self._run, name="phidesk-audit-checkpoints", daemon=True
                 )
                 self._thread.start()
+                if not self._drain_registered:
+                    atexit.register(self._drain)
+                    self._drain_registered = True
         self._event.set()
+
+    def _drain(self) -> None:
+        # Keep the lock: no tick starts once the interpreter is shutting down.
+        self._busy.acquire(timeout=_DRAIN_SECONDS)
 
     def _run(self) -> None:
         while True:
@@ -256,7 +271,12 @@ class _Worker:
                 connections.close_all()
 
     def _tick(self) -> None:
-        checkpoint_create(trigger="auto", only_if_due=True)
+        if not self._busy.acquire(blocking=False):
+            return  # shutting down
+        try:
+            checkpoint_create(trigger="auto", only_if_due=True)
+        finally:
+            self._busy.release()
         last = Checkpoint.objects.order_by("-tree_size").values_list("tree_size", "signed_at")
         found = last.first()
         size, signed = (found[0], found[1].timestamp()) if found else (0, time.time())
