@@ -283,3 +283,19 @@ def test_the_command_can_trust_only_an_out_of_band_key(tmp_path):
     key.write_text(verifier_key("phidesk.local/audit", other.public_key().public_bytes_raw()))
     with pytest.raises(CommandError, match="bad_signature"):
         call_command("audit", "verify", "--quiet", "--public-key", str(key))
+
+
+def test_verification_continues_across_an_archive_boundary():
+    """docs/audit.md §8: events up to a checkpoint are exported and removed by the owner
+    role; `verify --from` starts at that checkpoint's compact range and still catches
+    tampering with the first live event."""
+    make_events(30)
+    checkpoint_create()
+    make_events(10)
+    checkpoint_create()
+    tamper("DELETE FROM audit_auditevent WHERE seq <= %s", [30])  # the archived month
+    report = verify_log(from_seq=31)
+    assert report.ok, report.problem
+    assert report.start_seq == 31 and report.events == 10
+    tamper("UPDATE audit_auditevent SET reason = %s WHERE seq = %s", ["forged", 31])
+    assert not verify_log(from_seq=31).ok
