@@ -27,7 +27,7 @@ from django.db.models import Q, QuerySet
 from django.utils.module_loading import import_string
 
 from phidesk.audit import conf
-from phidesk.audit.chain import timestamp_text
+from phidesk.audit.chain import CHAINED_FIELDS, timestamp_text
 from phidesk.audit.merkle import ProofUnavailable, inclusion_proof
 from phidesk.audit.models import AuditEvent, Outcome, SavedAuditSearch, Schedule
 from phidesk.audit.services import record
@@ -320,25 +320,8 @@ def audit_event_search(
     return EventPage(rows=rows, next_cursor=str(rows[-1].seq) if more else None, filters=filters)
 
 
-_EXPORT_COLUMNS = (
-    "seq",
-    "occurred_at",
-    "organization_id",
-    "actor_user_id",
-    "actor_token_id",
-    "actor_session",
-    "action",
-    "resource_type",
-    "resource_id",
-    "outcome",
-    "reason",
-    "ip",
-    "user_agent",
-    "device_id",
-    "detail",
-    "prev_hash",
-    "hash",
-)
+# Every chained field, then the event's own hash: enough to re-verify an export.
+_EXPORT_COLUMNS = (*CHAINED_FIELDS, "hash")
 
 
 def _csv_cell(value: Any) -> str:
