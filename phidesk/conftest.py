@@ -92,3 +92,11 @@ def other_hospital(db: None) -> Tenant:
 
 
 PATIENT = {"patient_mrn": "00123456", "patient_name": "Maria Jones", "patient_dob": "1948-03-14"}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    """Each test starts with an empty cache (sign-in rate limits, cached tenant names)."""
+    from django.core.cache import cache
+
+    cache.clear()
