@@ -37,6 +37,8 @@ PEOPLE: dict[str, tuple[str, list[str]]] = {
     "phi_agent": ("Priya Shah", ["phi_agent"]),
     "lead": ("Lee Morgan", ["queue_lead", "agent"]),
     "outsider": ("Olly Outside", ["agent"]),
+    "privacy": ("Pat Quinn", ["privacy_officer"]),
+    "admin": ("Dana Admin", ["admin"]),
 }
 
 

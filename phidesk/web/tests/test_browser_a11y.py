@@ -101,8 +101,29 @@ def test_main_pages_have_no_serious_accessibility_violations(
     page.get_by_role("button", name="Reveal and record").click()
     page.locator("#patient-panel.is-revealed").wait_for()
     problems += audit(page, "ticket (revealed)")
+    page.goto(f"{base}/desk/patient/")
+    page.get_by_role("textbox", name="Patient MRN").fill(PATIENT["patient_mrn"])
+    page.get_by_role("button", name="Find tickets").click()
+    page.get_by_text("Chart will not open").first.wait_for()
+    problems += audit(page, "find patient")
     page.goto(f"{base}/t/HD-999999/")
     problems += audit(page, "not found")
+    sign_out(page)
+
+    sign_in(page, base, site.email("privacy"))
+    page.goto(f"{base}/audit/")
+    problems += audit(page, "audit trail")
+    page.get_by_role("textbox", name="Access report for a patient (MRN)").fill(
+        PATIENT["patient_mrn"]
+    )
+    page.get_by_role("button", name="Show who touched this patient's tickets").click()
+    page.get_by_text("Events about this patient's tickets").wait_for()
+    problems += audit(page, "patient access report")
+    sign_out(page)
+
+    sign_in(page, base, site.email("admin"))
+    page.goto(f"{base}/admin/keys/")
+    problems += audit(page, "keys")
 
     # Phone width: the sidebar collapses above the content and the table becomes cards.
     phone = new_page(width=390, height=844, bypass_csp=True)
