@@ -17,6 +17,3 @@ class Role(StrEnum):
 
 
 ROLE_CHOICES = [(r.value, r.value.replace("_", " ").title()) for r in Role]
-
-# Roles that work tickets from the agent side of the desk.
-STAFF_ROLES = frozenset({Role.AGENT, Role.PHI_AGENT, Role.QUEUE_LEAD, Role.ADMIN})

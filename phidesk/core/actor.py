@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -26,11 +26,3 @@ class Actor:
 
     def has_role(self, *roles: str) -> bool:
         return any(r in self.roles for r in roles)
-
-    def with_request(self, *, ip: str | None, user_agent: str) -> Actor:
-        return replace(self, ip=ip, user_agent=user_agent[:300])
-
-    @property
-    def label(self) -> str:
-        via = f" via token {self.token_id}" if self.token_id else ""
-        return f"user:{self.user_id}{via}"

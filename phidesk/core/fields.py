@@ -328,7 +328,3 @@ def blind_indexes_of(model: type[models.Model], field_name: str) -> list[BlindIn
 
 def encrypted_fields(model: type[models.Model]) -> list[EncryptedTextField]:
     return [f for f in model._meta.concrete_fields if isinstance(f, EncryptedTextField)]
-
-
-def phi_fields(model: type[models.Model]) -> list[PHIField]:
-    return [f for f in model._meta.get_fields() if isinstance(f, PHIField)]

@@ -18,10 +18,6 @@ class TimeStamped(models.Model):
         abstract = True
 
 
-class TenantScopedQuerySet(models.QuerySet):
-    pass
-
-
 class TenantScopedManager(models.Manager):
     """Default manager of every tenant-owned model: rows of the current tenant only.
 

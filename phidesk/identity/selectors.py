@@ -41,11 +41,3 @@ def user_rows(*, tenant_slug: str | None = None) -> list[UserRow]:
 
 def user_get_by_email(email: str) -> User | None:
     return User.objects.filter(email=email.lower()).first()
-
-
-def desk_staff_in_tenant(*, organization_id: int) -> list[User]:
-    from phidesk.access.policy import DESK_STAFF
-
-    with tenant_context(organization_id):
-        ids = RoleAssignment.objects.filter(role__in=DESK_STAFF).values_list("user_id", flat=True)
-        return list(User.objects.filter(pk__in=list(ids), is_active=True).order_by("email"))

@@ -3,14 +3,6 @@ from __future__ import annotations
 from phidesk.tenancy.models import Organization
 
 
-def organization_get(*, slug: str) -> Organization:
-    return Organization.objects.get(slug=slug)
-
-
-def organization_list() -> list[Organization]:
-    return list(Organization.objects.order_by("slug"))
-
-
 def organization_name(organization_id: int) -> str:
     """The display name for page headers, cached for five minutes (renames are rare)."""
     from django.core.cache import cache

@@ -10,10 +10,11 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from phidesk.access.engine import AccessDenied, Decision, decide, restrict
 from phidesk.access.guard import audited_service, authorize
+from phidesk.access.policy import DESK_STAFF
 from phidesk.audit.services import record
 from phidesk.core.actor import Actor
 from phidesk.core.errors import InvalidInput
@@ -21,7 +22,7 @@ from phidesk.core.fields import mask
 from phidesk.core.tenant_context import tenant_context
 from phidesk.crypto.services import blind_index, reveal_each
 from phidesk.crypto.services import reveal as _reveal
-from phidesk.identity.models import User
+from phidesk.identity.models import QueueMembership, RoleAssignment, User
 from phidesk.tenancy.models import Organization
 from phidesk.tickets import workflow
 from phidesk.tickets.audit import audit_ticket
@@ -267,7 +268,6 @@ def ticket_list(
         rows=[_row(t, prefix) for t in tickets],
         total=total,
         next_cursor=_encode_cursor(f.sort, tickets[-1]) if has_more else None,
-        prev_cursor=None,
     )
 
 
@@ -353,32 +353,40 @@ def _permissions(actor: Actor, ticket: Ticket) -> TicketPermissions:
     )
 
 
-def build_detail(actor: Actor, ticket: Ticket, *, reveal: bool = False) -> TicketDetail:
-    can = _permissions(actor, ticket)
+def _notes_visible(actor: Actor, ticket: Ticket) -> bool:
+    """Internal notes and the team's reveal history (with its stated reasons) stay on
+    the desk side."""
+    return decide(actor, "message.view_notes", ticket).allowed
+
+
+def _messages(actor: Actor, ticket: Ticket, *, notes: bool) -> list[MessageView]:
     messages = Message.objects.filter(ticket=ticket).select_related("author")
-    events = TicketEvent.objects.filter(ticket=ticket).select_related("actor")
-    if not decide(actor, "message.view_notes", ticket).allowed:
-        # Internal notes and the team's reveal history (with its stated reasons) stay
-        # on the desk side.
+    if not notes:
         messages = messages.filter(is_internal=False)
+    rows = list(messages)
+    return [
+        MessageView(
+            id=m.pk,
+            author=_person(m.author),  # type: ignore[arg-type]
+            body=body,
+            is_internal=m.is_internal,
+            created_at=m.created_at,
+        )
+        for m, body in zip(rows, reveal_each(rows, "body"), strict=True)
+    ]
+
+
+def build_detail(actor: Actor, ticket: Ticket, *, reveal: bool = False) -> TicketDetail:
+    notes = _notes_visible(actor, ticket)
+    events = TicketEvent.objects.filter(ticket=ticket).select_related("actor")
+    if not notes:
         events = events.exclude(kind__in=INTERNAL_EVENT_KINDS)
-    message_rows = list(messages)
-    bodies = reveal_each(message_rows, "body")
     clear = _open_ticket_text(ticket)
     return TicketDetail(
         row=_row(ticket, _prefix(actor)),
         description=clear["description"],
         patient=_patient(ticket, clear, reveal=reveal),
-        messages=[
-            MessageView(
-                id=m.pk,
-                author=_person(m.author),  # type: ignore[arg-type]
-                body=body,
-                is_internal=m.is_internal,
-                created_at=m.created_at,
-            )
-            for m, body in zip(message_rows, bodies, strict=True)
-        ],
+        messages=_messages(actor, ticket, notes=notes),
         events=[
             EventView(
                 kind=e.kind,
@@ -390,7 +398,7 @@ def build_detail(actor: Actor, ticket: Ticket, *, reveal: bool = False) -> Ticke
             )
             for e in events
         ],
-        can=can,
+        can=_permissions(actor, ticket),
         resolved_at=ticket.resolved_at,
         closed_at=ticket.closed_at,
     )
@@ -410,7 +418,7 @@ def message_list(*, actor: Actor, key: str | int) -> list[MessageView]:
     with tenant_context(actor.organization_id):
         ticket = load_ticket(actor, key, "ticket.view")
         audit_ticket(actor=actor, action="message.list", ticket=ticket)
-        return build_detail(actor, ticket).messages
+        return _messages(actor, ticket, notes=_notes_visible(actor, ticket))
 
 
 # --- Queues ------------------------------------------------------------------
@@ -426,8 +434,6 @@ def queue_list(*, actor: Actor, purpose: str = "work") -> list[QueueView]:
 
 def queue_counts(*, actor: Actor) -> dict[int, int]:
     """Open tickets per visible queue, for the agent sidebar (one grouped query)."""
-    from django.db.models import Count
-
     with tenant_context(actor.organization_id):
         qs = restrict(Ticket.objects.all(), actor, "ticket.view").filter(
             status__in=workflow.OPEN_STATUSES
@@ -435,14 +441,11 @@ def queue_counts(*, actor: Actor) -> dict[int, int]:
         return {row["queue_id"]: row["n"] for row in qs.values("queue_id").annotate(n=Count("id"))}
 
 
-def assignable_people(*, actor: Actor, key: str | int) -> list[Person]:
-    """Desk staff who could be assigned this ticket (members, for restricted queues)."""
-    from phidesk.access.policy import DESK_STAFF
-    from phidesk.identity.models import QueueMembership, RoleAssignment
-
+def assignable_people(*, actor: Actor, queue_id: int) -> list[Person]:
+    """Desk staff who could be assigned tickets of a queue the actor works (members
+    only, for a restricted queue); nothing for a queue the actor may not see."""
     with tenant_context(actor.organization_id):
-        number = parse_number(key)
-        queue = Queue.objects.filter(tickets__number=number).first() if number is not None else None
+        queue = restrict(Queue.objects.all(), actor, "queue.view").filter(pk=queue_id).first()
         if queue is None:
             return []
         staff = RoleAssignment.objects.filter(role__in=DESK_STAFF).values("user_id")

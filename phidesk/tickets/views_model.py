@@ -101,4 +101,3 @@ class TicketPage:
     rows: list[TicketRow]
     total: int
     next_cursor: str | None
-    prev_cursor: str | None

@@ -198,7 +198,9 @@ def _detail_context(request: HttpRequest, detail: Any) -> dict[str, Any]:
     actor = _actor(request)
     context: dict[str, Any] = {"t": detail, **CHOICES}
     if detail.can.assign:
-        context["assignable"] = selectors.assignable_people(actor=actor, key=detail.row.key)
+        context["assignable"] = selectors.assignable_people(
+            actor=actor, queue_id=detail.row.queue.id
+        )
     if detail.can.update:
         context["move_targets"] = selectors.queue_list(actor=actor, purpose="work")
     return context

@@ -92,3 +92,22 @@ def test_a_denied_write_rolls_back_and_is_still_audited(hospital: Tenant):
     assert selectors.ticket_get(actor=hospital.actor("agent"), key=key).row.title != "Hacked"
     denial = AuditEvent.objects.filter(seq__gt=0).order_by("seq")[before]
     assert (denial.action, denial.outcome) == ("ticket.update", "denied")
+
+
+def test_assignable_people_only_for_queues_the_actor_works(
+    hospital: Tenant, other_hospital: Tenant
+):
+    phi = selectors.assignable_people(actor=hospital.actor("lead"), queue_id=hospital.restricted.pk)
+    assert {p.id for p in phi} == {hospital.users["phi_agent"].pk, hospital.users["lead"].pk}
+    assert (
+        selectors.assignable_people(
+            actor=hospital.actor("outsider_agent"), queue_id=hospital.restricted.pk
+        )
+        == []
+    )
+    assert (
+        selectors.assignable_people(
+            actor=other_hospital.actor("admin"), queue_id=hospital.general.pk
+        )
+        == []
+    )
